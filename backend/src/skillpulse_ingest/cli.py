@@ -1,0 +1,295 @@
+"""The `skillpulse` command: parse flags, call one library function, print, map errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__, output
+from .models import LEVEL_BUCKETS, REMOTE_MODES, ROLE_BUCKETS, IngestionQuery, QueryError
+from .pipeline import RunSummary, run_ingest
+from .places import parse_place
+from .sources import SOURCES, ConfigError, FetchState, HttpSettings, SourceError, get_source
+from .storage_sqlite import PostingFilter, SQLiteStore, StoreError, StoreOpenError, default_db_path
+
+log = logging.getLogger("skillpulse")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+POSTING_VIEW = ("date_posted", "source", "role_bucket", "level_bucket", "title", "company", "location")
+POSTING_EXPORT = ("id", "source", "source_id", "url", "title", "company", "location", "remote", "date_posted",
+                  "role_bucket", "level_bucket", "retrieved_at", "last_seen_at")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: cron mail should say what is wrong, not print the usage."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of at least 0, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _non_negative_float(text)
+    if value != int(value):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(value)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="PATH",
+                        help="SQLite file (default: $SKILLPULSE_DB, else backend/data/skillpulse.db)")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more logging on stderr (-vv also shows HTTP details)")
+    parser.add_argument("-q", "--quiet", action="count", default=0, help="only errors on stderr")
+
+
+def _add_filters(parser: argparse.ArgumentParser, *, days_default: int | None) -> None:
+    parser.add_argument("--location", metavar="PLACE",
+                        help='place to match: "Dallas, TX", "Texas", "United States", "Europe", "Remote"')
+    parser.add_argument("--role", default="any", choices=ROLE_BUCKETS + ("any",), metavar="ROLE",
+                        help=f"role bucket: {', '.join(ROLE_BUCKETS)} or any (default: any)")
+    parser.add_argument("--level", default="any", choices=LEVEL_BUCKETS + ("any",), metavar="LEVEL",
+                        help=f"level bucket: {', '.join(LEVEL_BUCKETS)} or any (default: any)")
+    parser.add_argument("--days", type=_positive_int, default=days_default, metavar="N",
+                        help="only postings dated within the last N days"
+                             + (f" (default: {days_default})" if days_default else " (default: all)"))
+    parser.add_argument("--remote", default="include", choices=REMOTE_MODES,
+                        help="remote postings open to the location's country: include, exclude or only "
+                             "(default: include)")
+
+
+def build_parser(prog: str = "skillpulse") -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog, description="Pull job postings from job APIs, classify them, store them "
+                                            "in SQLite and turn them into skill insights.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    add_ingest_arguments(commands.add_parser("ingest", help="fetch, classify and store postings",
+                                             description=INGEST_DESCRIPTION,
+                                             formatter_class=argparse.RawDescriptionHelpFormatter))
+    add_inspect_arguments(commands.add_parser("inspect", help="look at stored postings",
+                                              description="Show stored postings, newest first, or a summary."))
+    runs = commands.add_parser("runs", help="list recent ingest runs", description="Recent ingest runs, newest first.")
+    _add_common(runs)
+    runs.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="how many runs (default: 20)")
+    runs.add_argument("--format", choices=("table", "json"), help="output format (default: table on a terminal, else json)")
+    runs.set_defaults(handler=cmd_runs)
+    return parser
+
+
+INGEST_DESCRIPTION = """\
+Fetch postings from one source, normalize and classify them, keep those that
+match the query, and store them. Postings already stored are skipped.
+
+environment:
+  THEIRSTACK_API_KEY         API key for --source theirstack (never logged)
+  SKILLPULSE_DB              default database path
+  SKILLPULSE_THEIRSTACK_URL  TheirStack jobs search endpoint (for proxies and test servers)
+  SKILLPULSE_REMOTIVE_URL    Remotive remote-jobs endpoint
+
+exit codes: 0 finished, 1 the run failed, 2 usage or configuration error
+"""
+
+
+def add_ingest_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--source", default="theirstack", choices=tuple(SOURCES),
+                        help="where to fetch postings (default: theirstack)")
+    _add_filters(parser, days_default=30)
+    parser.add_argument("--max-results", type=_positive_int, default=250, metavar="N",
+                        help="most postings to request from the source; also the TheirStack credit cap "
+                             "(default: 250)")
+    _add_common(parser)
+    parser.add_argument("--max-retries", type=_non_negative_int, default=3, metavar="N",
+                        help="retries for transient failures (default: 3)")
+    parser.add_argument("--backoff-factor", type=_non_negative_float, default=1.0, metavar="SECONDS",
+                        help="exponential backoff base between retries (default: 1.0)")
+    parser.add_argument("--timeout", type=_positive_float, default=30.0, metavar="SECONDS",
+                        help="seconds per HTTP request, connect and read (default: 30)")
+    parser.add_argument("--dry-run", action="store_true", help="fetch, classify and report, but write nothing")
+    parser.add_argument("--json", action="store_true", help="print the run summary as one JSON object on stdout")
+    parser.set_defaults(handler=cmd_ingest)
+    return parser
+
+
+def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    _add_common(parser)
+    parser.add_argument("--limit", type=_positive_int, default=10, metavar="N", help="how many postings (default: 10)")
+    parser.add_argument("--source", choices=tuple(SOURCES), help="only postings from this source")
+    _add_filters(parser, days_default=None)
+    parser.add_argument("--format", choices=("table", "json", "csv"),
+                        help="output format (default: table on a terminal, else json)")
+    parser.add_argument("--summary", action="store_true",
+                        help="counts by source, role, level and month, with the date range and total")
+    parser.set_defaults(handler=cmd_inspect)
+    return parser
+
+
+# ---- commands -----------------------------------------------------------------------------
+
+def cmd_ingest(args) -> int:
+    query = IngestionQuery(source=args.source, location=args.location, role=args.role, level=args.level,
+                           days=args.days, max_results=args.max_results, remote=args.remote)
+    source_cls = SOURCES[args.source]
+    settings = HttpSettings(max_retries=args.max_retries, backoff_factor=args.backoff_factor,
+                            timeout=args.timeout, min_interval=source_cls.default_min_interval)
+    source = get_source(args.source, settings)
+    path = _db_path(args)
+    store = None
+    if not args.dry_run or path.exists():
+        store = SQLiteStore.open(path, readonly=args.dry_run)
+    try:
+        summary = run_ingest(query, source, store, state=FetchState(), dry_run=args.dry_run,
+                             progress=_progress(args))
+    finally:
+        _end_progress(args)
+        if store:
+            store.close()
+    _report(args, summary)
+    return EXIT_OK
+
+
+def _report(args, summary: RunSummary) -> None:
+    if args.json:
+        print(json.dumps(summary.to_dict()))
+    log.info(summary.line())
+
+
+def cmd_inspect(args) -> int:
+    with SQLiteStore.open(_db_path(args), readonly=True) as store:
+        where = PostingFilter(source=args.source, role=args.role, level=args.level,
+                              place=parse_place(args.location), remote=args.remote, days=args.days)
+        fmt = args.format or ("table" if sys.stdout.isatty() else "json")
+        if args.summary:
+            print(_render_summary(store, where, fmt))
+            return EXIT_OK
+        columns = POSTING_VIEW if fmt == "table" else POSTING_EXPORT
+        rows = list(store.postings(where, limit=args.limit, columns=POSTING_EXPORT))
+    if fmt == "table":
+        print(output.table(rows, columns, {"title": 48, "company": 24, "location": 30}))
+    elif fmt == "csv":
+        print(output.to_csv(rows, columns))
+    else:
+        print(output.to_json(rows))
+    return EXIT_OK
+
+
+def _render_summary(store: SQLiteStore, where: PostingFilter, fmt: str) -> str:
+    totals = store.totals(where)
+    groups = {name: store.counts_by(column, where) for name, column in
+              (("source", "source"), ("role", "role_bucket"), ("level", "level_bucket"), ("month", "month"))}
+    if fmt != "table":
+        data = {"total": totals["postings"], "companies": totals["companies"],
+                "date_range": {"from": totals["first_date"], "to": totals["last_date"]},
+                **{f"by_{name}": {str(k): n for k, n in rows} for name, rows in groups.items()}}
+        return output.to_json(data)
+    parts = [f"{totals['postings']} postings from {totals['companies']} companies, "
+             f"dated {totals['first_date'] or '?'} to {totals['last_date'] or '?'}"]
+    for name, rows in groups.items():
+        parts.append(output.table(({name: k if k is not None else "(none)", "postings": n} for k, n in rows),
+                                  (name, "postings")))
+    return "\n\n".join(parts)
+
+
+def cmd_runs(args) -> int:
+    with SQLiteStore.open(_db_path(args), readonly=True) as store:
+        runs = store.runs(args.limit)
+    if (args.format or ("table" if sys.stdout.isatty() else "json")) == "json":
+        print(output.to_json(runs))
+    else:
+        print(output.table(runs, ("id", "started_at", "source", "status", "fetched", "invalid", "matched",
+                                  "inserted", "skipped", "query_json", "error"),
+                           {"query_json": 60, "error": 60}))
+    return EXIT_OK
+
+
+# ---- plumbing ----------------------------------------------------------------------------
+
+def _db_path(args) -> Path:
+    return Path(args.db).expanduser() if args.db else default_db_path(os.environ)
+
+
+def _progress(args):
+    if args.quiet or not sys.stderr.isatty():
+        return lambda summary: None
+
+    def show(summary: RunSummary) -> None:
+        sys.stderr.write(f"\r{summary.source}: fetched {summary.fetched}, matched {summary.matched}, "
+                         f"new {summary.inserted}  ")
+        sys.stderr.flush()
+    return show
+
+
+def _end_progress(args) -> None:
+    if not args.quiet and sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+
+def configure_logging(verbosity: int) -> None:
+    level = logging.ERROR if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("skillpulse: %(message)s" if verbosity < 1 else
+                                           "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "skillpulse",
+         parser: argparse.ArgumentParser | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+    args = (parser or build_parser(prog)).parse_args(argv)
+    configure_logging(args.verbose - args.quiet)
+    try:
+        return args.handler(args)
+    except (QueryError, ConfigError, StoreOpenError) as exc:
+        log.error("error: %s", exc)
+        return EXIT_USAGE
+    except (SourceError, StoreError) as exc:
+        log.error("error: %s", exc)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        log.error("error: interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def script_main(command: str, argv: Sequence[str]) -> int:
+    """Entry point of the thin scripts: the subcommand's flags, without the subcommand word."""
+    return main([command, *argv])

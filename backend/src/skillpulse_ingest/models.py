@@ -1,0 +1,99 @@
+"""The two records everything else passes around: what to fetch, and one posting."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+ROLE_BUCKETS = (
+    "backend", "frontend", "fullstack", "mobile", "data", "ml", "devops",
+    "qa", "security", "embedded", "general", "other",
+)
+LEVEL_BUCKETS = ("intern", "entry", "mid", "senior", "lead", "manager", "unknown")
+REMOTE_MODES = ("include", "exclude", "only")
+
+
+class QueryError(ValueError):
+    """A query value the user gave is not allowed (a usage error)."""
+
+
+@dataclass(frozen=True)
+class IngestionQuery:
+    """What a run asks for. Validated on creation so bad flags fail before any request."""
+
+    source: str = "theirstack"
+    location: str | None = None
+    role: str = "any"
+    level: str = "any"
+    days: int = 30
+    max_results: int = 250
+    remote: str = "include"
+
+    def __post_init__(self) -> None:
+        _check_choice("role", self.role, ROLE_BUCKETS + ("any",))
+        _check_choice("level", self.level, LEVEL_BUCKETS + ("any",))
+        _check_choice("remote", self.remote, REMOTE_MODES)
+        _check_positive("days", self.days)
+        _check_positive("max-results", self.max_results)
+        if self.location is not None and not self.location.strip():
+            object.__setattr__(self, "location", None)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise QueryError(f"--{name} must be one of {', '.join(allowed)} (got {value!r})")
+
+
+def _check_positive(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise QueryError(f"--{name} must be a whole number of at least 1 (got {value!r})")
+
+
+@dataclass
+class JobPosting:
+    """One normalized posting. `url` is canonical; `id` is derived from source and url."""
+
+    source: str
+    url: str
+    title: str
+    source_id: str | None = None
+    company: str | None = None
+    location: str | None = None
+    remote: bool | None = None
+    date_posted: str | None = None
+    description_raw: str = ""
+    raw_json: str = "{}"
+    # Structured place, filled by the adapter from the source's own fields.
+    country_code: str | None = None
+    region_code: str | None = None
+    city: str | None = None
+    remote_scope: str | None = None
+    discovered_at: str | None = None
+    role_bucket: str = "other"
+    level_bucket: str = "unknown"
+    skills: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        self.url = canonical_url(self.url)
+
+    @property
+    def id(self) -> str:
+        return posting_id(self.source, self.url)
+
+
+def posting_id(source: str, url: str) -> str:
+    """First 32 hex characters of sha256("source:url"), per the data contract."""
+    return hashlib.sha256(f"{source}:{url}".encode()).hexdigest()[:32]
+
+
+def canonical_url(url: str) -> str:
+    """Lower-case scheme and host, drop the fragment and utm_* tracking parameters."""
+    parts = urlsplit(url.strip())
+    # Filter the raw pairs rather than re-encoding them, so other parameters stay byte-identical.
+    query = "&".join(pair for pair in parts.query.split("&")
+                     if pair and not pair.lower().startswith("utm_"))
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, query, ""))

@@ -1,0 +1,145 @@
+"""One ingest run: fetch -> normalize -> recognize stored -> classify -> match -> extract -> store."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from .models import IngestionQuery, JobPosting
+from .role_match import classify, matches_query
+from .skills import extract_skills
+from .sources import FetchState, InvalidRow, Source, get_source
+from .storage_sqlite import SQLiteStore, utc_now
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RunSummary", "get_source", "run_ingest", "query_key"]
+
+
+@dataclass
+class RunSummary:
+    """The counts cli.md promises: inserted + skipped == matched."""
+
+    source: str
+    db: str | None
+    fetched: int = 0
+    invalid: int = 0
+    matched: int = 0
+    inserted: int = 0
+    skipped: int = 0
+    duration_s: float = 0.0
+    stopped_by: str | None = None
+    dry_run: bool = False
+    run_id: int | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("run_id")
+        return data
+
+    def line(self) -> str:
+        text = (f"{self.source}: fetched {self.fetched}, invalid {self.invalid}, matched {self.matched}, "
+                f"inserted {self.inserted}, skipped {self.skipped} in {self.duration_s:.1f}s")
+        if self.stopped_by in ("max_results", "max_pages"):
+            text += f" (stopped by --{self.stopped_by.replace('_', '-')})"
+        return text + (" [dry run: nothing written]" if self.dry_run else "")
+
+
+def query_key(query: IngestionQuery) -> str:
+    """What identifies "the same query" across runs for incremental markers."""
+    keep = {k: v for k, v in query.to_dict().items() if k not in ("days", "max_results")}
+    return json.dumps(keep, sort_keys=True)
+
+
+def run_ingest(
+    query: IngestionQuery,
+    source: Source,
+    store: SQLiteStore | None,
+    *,
+    state: FetchState | None = None,
+    dry_run: bool = False,
+    progress: Callable[[RunSummary], None] = lambda summary: None,
+) -> RunSummary:
+    """Run one ingest and record it in ingest_runs; each page is committed on its own.
+
+    `store` may be None only for a dry run against a database that does not exist yet.
+    """
+    state = state or FetchState()
+    summary = RunSummary(source.name, str(store.path) if store else None, dry_run=dry_run)
+    writing = store is not None and not dry_run
+    if writing:
+        summary.run_id = store.start_run(source.name, query.to_dict())
+    started, started_at = time.monotonic(), utc_now()
+    seen_this_run: set[str] = set()
+    try:
+        for rows in source.pages(query, state):
+            summary.fetched += len(rows)
+            postings = _normalize(source, rows, summary)
+            _process_page(postings, query, store, writing, summary, seen_this_run,
+                          marker=_marker(source, query, postings, started_at))
+            summary.stopped_by = state.stopped_by
+            summary.duration_s = round(time.monotonic() - started, 3)
+            progress(summary)
+    except BaseException as exc:
+        summary.duration_s = round(time.monotonic() - started, 3)
+        if writing:
+            error = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc) or type(exc).__name__
+            store.finish_run(summary.run_id, summary.to_dict(), "failed", error, state.stopped_by)
+        raise
+    summary.stopped_by = state.stopped_by
+    summary.duration_s = round(time.monotonic() - started, 3)
+    if writing:
+        store.finish_run(summary.run_id, summary.to_dict(), "ok", None, state.stopped_by)
+    return summary
+
+
+def _normalize(source: Source, rows: list[dict], summary: RunSummary) -> list[JobPosting]:
+    postings = []
+    for row in rows:
+        try:
+            postings.append(source.normalize(row))
+        except InvalidRow as exc:
+            summary.invalid += 1
+            log.debug("invalid %s row %s: %s", source.name, str(row.get("id"))[:40], exc)
+    return postings
+
+
+def _process_page(postings, query, store, writing, summary, seen_this_run, marker) -> None:
+    """Recognize stored postings before any classification: a rerun costs almost nothing."""
+    known = store.known(postings) if store is not None else {}
+    fresh, seen = [], []
+    for posting in postings:
+        stored = known.get(posting.id)
+        if stored or posting.id in seen_this_run:
+            if stored:
+                posting.role_bucket, posting.level_bucket = stored
+                seen.append(posting.id)
+            else:
+                posting.role_bucket, posting.level_bucket = classify(posting.title, posting.description_raw)
+            if matches_query(posting, query):
+                summary.matched += 1
+                summary.skipped += 1
+            continue
+        seen_this_run.add(posting.id)
+        posting.role_bucket, posting.level_bucket = classify(posting.title, posting.description_raw)
+        if matches_query(posting, query):
+            posting.skills = tuple(extract_skills(posting.title, posting.description_raw))
+            fresh.append(posting)
+    summary.matched += len(fresh)
+    if writing:
+        inserted, raced = store.save_page(fresh, seen, marker)
+        summary.inserted += inserted
+        summary.skipped += raced
+    else:
+        summary.inserted += len(fresh)
+
+
+def _marker(source: Source, query: IngestionQuery, postings: list[JobPosting], started_at: str):
+    """Incremental marker: the newest discovered_at of the page, never past this run's start."""
+    stamps = [p.discovered_at for p in postings if p.discovered_at]
+    if not stamps:
+        return None
+    return source.name, query_key(query), min(max(stamps), started_at)

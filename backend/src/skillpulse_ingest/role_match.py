@@ -1,0 +1,285 @@
+"""Role and level buckets from a title (and a description), and the query filter.
+
+Each bucket's signals are compiled into one alternation with a named group per bucket,
+so a title is scanned once for roles and once for levels; the priority order below
+then settles conflicts the way taxonomy.md says.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .models import IngestionQuery, JobPosting
+from .places import parse_place, place_contains, scope_covers
+from .text import to_plain_text
+
+# Highest priority first. "other" first: customer-facing engineers and non-engineering jobs
+# stay "other" whatever tech word their title carries.
+_ROLE_SIGNALS: dict[str, str] = {
+    "other": r"""
+        (?:sales|solutions?|support|customer(?:\s+success)?|pre-?sales|field|forward[- ]deployed|
+           implementation|integration\s+support|partner|technical\s+account|professional\s+services)
+           \s+(?:engineer|engineering|architect|consultant|specialist)s?
+      | technical\s+(?:writer|recruiter|sourcer|support|account)
+      | developer\s+(?:advocate|relations|evangelist) | devrel
+      | (?:product|project|program|programme|delivery|account|marketing|sales|office|store|
+           finance|financial|hr|people|operations|property|restaurant|retail|brand|community|
+           event|content|social\s+media|customer\s+success|success)\s+(?:manager|owner|director|lead|coordinator)
+      | (?:business|financial|finance|marketing|credit|risk|policy|operations|hr|sales|pricing|
+           investment|research|compliance|fraud|supply\s+chain)\s+analyst
+      | (?:mechanical|civil|electrical|chemical|structural|process|manufacturing|hvac|maintenance|
+           environmental|biomedical|industrial|petroleum|mining|geotechnical|nuclear|aerospace|
+           automotive|construction|facilities|plant|production|quality\s+control|service|
+           traffic|transportation|water|energy|packaging|mep|rf|analog|hardware|audio|sound|
+           validation|project|site|design)\s+engineer(?:ing)?s?
+      | landscape\s+architect | architectural | interior | chef | cook | nurse | driver | teacher
+      | tutor | recruiter | recruiting | talent | accountant | accounting | bookkeeper | auditor
+      | attorney | lawyer | counsel | paralegal | cashier | barista | sales | marketing | copywriter
+      | writer | editor | designer | illustrator | animator | photographer | receptionist
+      | assistant | coordinator | clerk | warehouse | technician | mechanic | electrician
+      | plumber | physician | therapist | pharmacist | dentist | caregiver | consultant
+      | account\s+executive | business\s+development | \bsdr\b | \bbdr\b | customer\s+service
+      | customer\s+support | help\s*desk | service\s+desk | it\s+support | desktop\s+support
+      | scrum\s+master | agile\s+coach | product\s+manag | \bcfo\b | \bcoo\b | \bcmo\b
+      | specialist | representative | operator | administrative | \bhr\b | payroll | investor
+    """,
+    "fullstack": r"full[\s-]?stack",
+    "ml": r"""
+        machine[\s-]learning | \bml\b | \bmlops\b | \bai\b | a\.i\. | artificial\s+intelligence
+      | data\s+scien | deep\s+learning | \bnlp\b | natural\s+language | computer\s+vision
+      | applied\s+scien | research\s+scien | \bllm | generative | gen\s?ai | prompt\s+engineer
+      | kecerdasan | cient[ií]fic[oa]\s+de\s+datos | datenwissenschaft | perception | reinforcement
+    """,
+    "data": r"""
+        \bdata\b(?!\s+(?:entry|center|centre|protection|privacy))(?:\s+\w+)?\s*
+           (?:engineer|engineering|analyst|architect|developer|platform|warehouse|modeler|
+            specialist|infrastructure|integration|ops|lead|manager|team|pipelines?)
+      | analytics | \bbi\b | business\s+intelligence | \betl\b | \belt\b | database\s+(?:developer|engineer|programmer)
+      | big\s+data | data\s*-?\s*engineer | datenanalyst | dateningenieur | analista\s+de\s+datos
+      | ingeniero\s+de\s+datos | engenheir[oa]\s+de\s+dados | analista\s+de\s+dados | data\s+analyst
+      | \bsql\s+developer | tableau | power\s*bi | snowflake | \bdbt\b | reporting\s+(?:developer|analyst)
+    """,
+    "security": r"""
+        secur | \bappsec\b | penetration | pentest | \bsoc\b | infosec | \bciso\b | offensive
+      | threat | vulnerabilit | red\s+team | blue\s+team | incident\s+respon | \biam\b | identity\s+(?:and|&)\s+access
+      | cryptograph | malware | detection\s+engineer | sicherheit | seguridad | s[ée]curit[ée]
+    """,
+    "devops": r"""
+        dev\s*-?\s*ops | \bsre\b | site\s+reliability | reliability\s+engineer | platform
+      | cloud | infrastructure | infra\b | \bdba\b | database\s+admin | release\s+engineer
+      | build\s+engineer | systems?\s+(?:engineer|administrator|admin) | sysadmin | network\s+engineer
+      | kubernetes | devsecops | observability | production\s+engineer | linux\s+engineer
+      | administrador\s+de\s+sistemas | systemadministrator | ingeniero\s+cloud
+    """,
+    "qa": r"""
+        \bqa\b | \bq\.a\. | quality\s+assurance | \bsdet\b | \bset\b | test\s+automation | automation\s+test
+      | tester | testing | quality\s+engineer | test\s+engineer | (?:engineer|developer)\s+in\s+test
+      | \bqe\b | \bqc\b | \bsqa\b | testador | pruebas | testeur | qualit[aä]tssicherung
+    """,
+    "embedded": r"""
+        embedded | firmware | \bfpga\b | \basic\b | \brtos\b | microcontroller | device\s+driver
+      | kernel | low[\s-]level | bare[\s-]metal | eingebettete | embarcad | embarqu
+    """,
+    "mobile": r"""
+        \bios\b | android | mobile | react\s+native | flutter | swift | kotlin | xamarin | \bm[oó]vil\b
+    """,
+    "frontend": r"""
+        front[\s-]?end | \bui\b(?!\s*/\s*ux\s+designer) | user\s+interface | react(?!\s+native)
+      | angular | \bvue | svelte | next\.?js | javascript | typescript | web\s+developer | web\s+engineer
+      | web\s+(?:designer\s+and\s+)?developer | \bcss\b | html | (?:d[ée]veloppeur(?:se)?|developer|engineer)\s+front\b
+      | \(front\)
+    """,
+    "backend": r"""
+        back[\s-]?end | server[\s-]side | \bapi\b | \bapis\b | \bjava\b(?!script) | golang | \bgo\b\s+(?:developer|engineer)
+      | python | \.net\b | \bc\#|\bc\s*sharp | \bruby\b | rails | \bphp\b | node\.?js | \bnode\b | scala
+      | elixir | erlang | \brust\b | clojure | haskell | django | spring | laravel | microservices?
+      | distributed\s+systems? | \bc\+\+ | \bcobol\b | mainframe | integration\s+(?:engineer|developer)
+      | (?:d[ée]veloppeur(?:se)?|developer|engineer)\s+back\b | \(back\) | \bperl\b | \bkotlin\s+backend
+      | payments?\s+engineer | \bbackend
+    """,
+    "general": r"""
+        software | \bsoftware\b | developer | develop(?:e|)r | programmer | programador | programmierer
+      | \bsde\b | \bswe\b | \bsde\s*-?\s*(?:i{1,3}|[1-5])\b | coder | coding | engineering\s+manager | \bcto\b
+      | technical\s+staff | (?:head|director|vp|vice\s+president)\s+of\s+engineering | engineering\s+(?:lead|director)
+      | engineer | ingenieur | ingeniero | ing[ée]nieur | engenheir | entwickler | desarrollador
+      | d[ée]veloppeu | desenvolvedor | informatiker | tech\s+lead | architect | \bit\b | application
+      | technologist | hacker | computer\s+scien | informatica | inform[aá]tic
+    """,
+}
+ROLE_PRIORITY = tuple(_ROLE_SIGNALS)
+
+_LEVEL_SIGNALS: dict[str, str] = {
+    "intern": r"""
+        intern\b | interns\b | internship | co-?op\b | working\s+student | werkstudent | apprentice
+      | ausbildung | azubi | praktikum | praktikant | pr[aá]cticas | becari[oa] | \bstage\b | stagiaire
+      | est[aá]gi | alternance | alternant | trainee | summer\s+(?:analyst|associate|student)
+      | pasant[ií]a | pasante | student
+    """,
+    "entry": r"""
+        junior | \bjr\b | j[uú]nior | entry[\s-]?level | \bentry\b | new\s+grad | graduate | \bgrad\b
+      | early[\s-]career | associate\s+(?:software|engineer|developer|data|web|frontend|backend|
+           full|mobile|qa|devops|cloud|ml|machine|security|systems|it|programmer|application)
+      | berufseinsteiger | einsteiger | d[ée]butant | reci[ée]n\s+(?:egresado|graduado) | rec[ée]m[\s-]formado
+      | \blevel\s+(?:i|1)\b | \bl[12]\b | 0\s*-\s*[12]\s+years
+    """,
+    "mid": r"""
+        mid[\s-]?level | \bmid\b(?![\s-]*(?:market|size|sized|west|atlantic|town|day|year|cap|career))
+      | middle(?!\s+(?:east|office|school|market|management|eastern))
+      | intermediate | semi[\s-]?s[eê]nior | \bssr\b | mid[\s-]?weight | \bpleno\b | \blevel\s+(?:ii|2)\b | \bl[34]\b
+      | experienced
+    """,
+    "senior": r"""
+        senior | \bsr\b | s[eê]nior | \blevel\s+(?:iii|iv|v|[3-9])\b | \bl5\b | expert
+    """,
+    "lead": r"""
+        \blead\b(?!\s+generation) | \bleads\b | tech\s+lead | team\s+lead | \bstaff\b(?!\s+(?:accountant|nurse|
+            writer|attorney|pharmacist|auditor|assistant|physician|member|augmentation|accounting))
+      | principal | distinguished | architect | \bfellow\b | \bl[6-9]\b | teamleiter | l[ií]der | leitend
+    """,
+    "manager": r"""
+        manager | management | director | head\s+of | \bvp\b | vice\s+president | \bcto\b | \bcio\b
+      | \bchief\b | \bceo\b | gerente | jefe | leiter(?!in\s+des) | leiterin | responsable | gerente
+      | directeur | diretor | coordenador | supervisor
+    """,
+}
+LEVEL_RANK = {"intern": 0, "entry": 1, "mid": 2, "senior": 3, "lead": 4, "manager": 5}
+
+# Ladders: "SDE II", "Software Engineer 2", "Engineer IV", "Developer I/II".
+_LADDER = re.compile(
+    r"\b(?:engineer|developer|sde|swe|analyst|scientist|programmer|administrator|architect|"
+    r"specialist|tester|dba|consultant|entwickler|ingeniero|desarrollador)\s*-?\s*"
+    r"((?:i{1,3}|iv|v|vi|[1-6])(?:\s*/\s*(?:i{1,3}|iv|v|vi|[1-6]))*)\b(?!\s*(?:\+|years|yrs|\.\d))"
+)
+_LADDER_LEVEL = {"i": "entry", "1": "entry", "ii": "mid", "2": "mid"}
+_MTS = re.compile(r"member\s+of\s+(?:the\s+)?technical\s+staff")
+_NOISE = re.compile(r"\((?:[mwfdhx]\s*/\s*)+[mwfdhx]\)|\b[mwfh]\s*/\s*[mwfh](?:\s*/\s*[dx])?\b|\([^)]*remote[^)]*\)", re.I)
+
+
+def _compile(signals: dict[str, str]) -> re.Pattern:
+    alternatives = (f"(?P<{name}>{pattern})" for name, pattern in signals.items())
+    return re.compile("|".join(alternatives), re.X | re.I)
+
+
+_ROLE_RE = _compile(_ROLE_SIGNALS)
+_LEVEL_RE = _compile(_LEVEL_SIGNALS)
+
+
+def _signals(pattern: re.Pattern, text: str) -> set[str]:
+    return {m.lastgroup for m in pattern.finditer(text)}
+
+
+def _clean_title(title: str) -> str:
+    return _NOISE.sub(" ", title or "").lower()
+
+
+def classify_role(title: str, description: str = "") -> str:
+    """One role bucket. The title decides; the description only refines `general`."""
+    found = _signals(_ROLE_RE, _clean_title(title))
+    if "other" in found:
+        return "other"
+    for bucket in ROLE_PRIORITY[1:]:
+        if bucket in found:
+            if bucket == "general" and description:
+                return _role_from_description(description) or "general"
+            return bucket
+    return "other"
+
+
+_DESCRIPTION_CUES = {
+    "fullstack": r"full[\s-]?stack",
+    "frontend": r"front[\s-]?end|react(?!\s+native)|\bvue|angular|\bcss\b|user\s+interfaces?|\bui\b|browser",
+    "backend": r"back[\s-]?end|server[\s-]side|\bapis?\b|microservices?|distributed\s+systems|databases?",
+    "mobile": r"\bios\b|android|mobile\s+app|react\s+native|flutter|swiftui|kotlin",
+    "data": r"data\s+pipelines?|\betl\b|data\s+warehous|airflow|\bdbt\b|spark|data\s+modell?ing",
+    "ml": r"machine\s+learning|\bml\b|deep\s+learning|pytorch|tensorflow|\bllms?\b|model\s+training",
+    "devops": r"kubernetes|terraform|infrastructure\s+as\s+code|\bsre\b|ci/cd\s+pipelines|on-?call",
+    "qa": r"test\s+automation|selenium|cypress|test\s+plans|\bqa\b",
+    "security": r"vulnerabilit|penetration|threat\s+model|security\s+engineering",
+    "embedded": r"firmware|embedded|\brtos\b|microcontroller",
+}
+_DESCRIPTION_RE = _compile(_DESCRIPTION_CUES)
+
+
+def _role_from_description(description: str) -> str | None:
+    counts: dict[str, int] = {}
+    for m in _DESCRIPTION_RE.finditer(to_plain_text(description).lower()):
+        counts[m.lastgroup] = counts.get(m.lastgroup, 0) + 1
+    if counts.get("fullstack", 0) >= 1 or (counts.get("frontend", 0) >= 2 and counts.get("backend", 0) >= 2
+                                           and min(counts["frontend"], counts["backend"]) * 2 >= max(counts["frontend"], counts["backend"])):
+        return "fullstack"
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    if not ranked or ranked[0][1] < 2:
+        return None
+    if len(ranked) > 1 and ranked[1][1] * 2 > ranked[0][1]:
+        return None
+    return ranked[0][0]
+
+
+def classify_level(title: str, description: str = "") -> str:
+    """One level bucket: title signals first (higher rank wins), then years of experience."""
+    cleaned = _clean_title(title)
+    cleaned = _MTS.sub(" ", cleaned)
+    found = _signals(_LEVEL_RE, cleaned)
+    for m in _LADDER.finditer(cleaned):
+        for step in re.split(r"\s*/\s*", m.group(1)):
+            found.add(_LADDER_LEVEL.get(step, "senior"))
+    if found:
+        ranked = max((b for b in found if b != "intern"), key=LEVEL_RANK.__getitem__, default="intern")
+        if "intern" in found and LEVEL_RANK[ranked] <= LEVEL_RANK["entry"]:
+            return "intern"
+        return ranked
+    years = required_years(description)
+    if years is None:
+        return "unknown"
+    return "entry" if years <= 2 else "mid" if years <= 4 else "senior"
+
+
+_YEARS = re.compile(
+    r"(?<![\d.])(\d{1,2})(?:\s*(?:-|–|to|bis|a)\s*\d{1,2})?\s*\+?\s*"
+    r"(?:years?|yrs?|jahre|años|anos|ans)\b"
+    r"(?:\s+(?:of|de|d'|an)\b)?(?:[\s,'’]+[\w/+#.-]+){0,5}?[\s,'’]+"
+    r"(?:experience|exp\b|berufserfahrung|erfahrung|experiencia|experiência|exp[ée]rience)",
+    re.I,
+)
+
+
+def required_years(description: str) -> int | None:
+    """The years of experience a description asks for (the largest lower bound), if any."""
+    if not description:
+        return None
+    text = to_plain_text(description)
+    found = [int(m.group(1)) for m in _YEARS.finditer(text)]
+    found = [n for n in found if n <= 20]
+    return max(found) if found else None
+
+
+def classify(title: str, description: str = "") -> tuple[str, str]:
+    return classify_role(title, description), classify_level(title, description)
+
+
+def matches_query(posting: JobPosting, query: IngestionQuery) -> bool:
+    """True when a classified posting answers the query (role, level, location, remote)."""
+    if query.role != "any" and posting.role_bucket != query.role:
+        return False
+    if query.level != "any" and posting.level_bucket != query.level:
+        return False
+    return matches_location(posting, query.location, query.remote)
+
+
+def matches_location(posting: JobPosting, location: str | None, remote_mode: str = "include") -> bool:
+    place = parse_place(location)
+    is_remote = posting.remote is True
+    if remote_mode == "only" and not is_remote:
+        return False
+    if remote_mode == "exclude" and is_remote:
+        return False
+    if place is None:
+        return True
+    if place.remote_only and not is_remote:
+        return False
+    inside = place_contains(place, posting.country_code, posting.region_code, posting.city)
+    if not is_remote:
+        return inside
+    if not (place.countries or place.region or place.city):
+        return True
+    return inside or scope_covers(posting.remote_scope, place.countries)

@@ -1,0 +1,164 @@
+"""What every source adapter is, the errors it raises, and the shared paging rules.
+
+An adapter is a small object with a `name`, `pages(query, state)` that streams raw rows a
+page at a time, and `normalize(row)` that turns one raw row into a JobPosting or raises
+InvalidRow. Retries, timeouts and error mapping live in `http.py`; stop rules live here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Callable, Iterator, Protocol
+
+from ..models import IngestionQuery, JobPosting
+
+log = logging.getLogger(__name__)
+
+
+class SourceError(Exception):
+    """The source failed in a way retries did not fix; the run fails."""
+
+
+class AuthError(SourceError):
+    """The source rejected our credentials."""
+
+
+class ConfigError(Exception):
+    """The source cannot be used as configured (missing key, bad URL): a usage error."""
+
+
+class InvalidRow(ValueError):
+    """A raw row that cannot become a JobPosting; counted as invalid, never fatal."""
+
+
+@dataclass
+class FetchState:
+    """Per-run knobs and outcome of fetching: incremental marker in, why paging stopped out."""
+
+    since: str | None = None
+    max_pages: int | None = None
+    known_ids: tuple[str, ...] = ()
+    stopped_by: str | None = None
+    requests: int = 0
+
+
+class Source(Protocol):
+    name: str
+
+    def pages(self, query: IngestionQuery, state: FetchState) -> Iterator[list[dict]]: ...
+
+    def normalize(self, row: dict) -> JobPosting: ...
+
+
+def offset_pages(
+    fetch: Callable[[int, int], tuple[list[dict], int | None]],
+    *,
+    max_results: int,
+    page_limit: int,
+    state: FetchState,
+) -> Iterator[list[dict]]:
+    """Page with offset+limit until a stop rule fires; never asks for more than max_results rows.
+
+    Stops on a short or empty page, at max_results, at the reported total, at max_pages,
+    or when a page repeats one already seen (a server stuck on the same page).
+    """
+    offset, seen = 0, set()
+    while True:
+        if offset >= max_results:
+            state.stopped_by = "max_results"
+            return
+        if state.max_pages is not None and state.requests >= state.max_pages:
+            state.stopped_by = "max_pages"
+            return
+        limit = min(page_limit, max_results - offset)
+        rows, total = fetch(offset, limit)
+        state.requests += 1
+        fingerprint = hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).digest()
+        if rows and fingerprint in seen:
+            log.warning("the source sent the same page twice; stopping to avoid a loop")
+            state.stopped_by = "repeated_page"
+            return
+        seen.add(fingerprint)
+        yield rows[:limit]
+        offset += len(rows)
+        if len(rows) < limit:
+            state.stopped_by = "end_of_results"
+            return
+        if total is not None and offset >= total:
+            state.stopped_by = "total_reached"
+            return
+
+
+# Field helpers shared by every normalizer: they check types and raise InvalidRow.
+
+def required_text(row: dict, *keys: str) -> str:
+    """The first non-empty string among keys, stripped; InvalidRow if there is none."""
+    value = optional_text(row, *keys)
+    if value is None:
+        raise InvalidRow(f"missing {' / '.join(keys)}")
+    return value
+
+
+def optional_text(row: dict, *keys: str) -> str | None:
+    for key in keys:
+        value = row.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise InvalidRow(f"{key} is {type(value).__name__}, not text")
+        value = value.strip()
+        if value:
+            return value
+    return None
+
+
+def http_url(row: dict, *keys: str) -> str:
+    url = required_text(row, *keys)
+    if not url.lower().startswith(("http://", "https://")):
+        raise InvalidRow(f"url is not http(s): {url[:80]!r}")
+    return url
+
+
+def source_id(row: dict) -> str | None:
+    value = row.get("id")
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, str)):
+        return str(value).strip() or None
+    raise InvalidRow(f"id is {type(value).__name__}")
+
+
+def parse_timestamp(value) -> datetime | None:
+    """ISO 8601 timestamp (naive means UTC) as an aware UTC datetime; None if unusable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def parse_day(value) -> str | None:
+    """`YYYY-MM-DD` (or a timestamp) as an ISO date string in UTC; None if unusable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        stamp = parse_timestamp(value)
+        return stamp.date().isoformat() if stamp else None
+
+
+def iso_utc(stamp: datetime | None) -> str | None:
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ") if stamp else None
+
+
+def raw_json(row: dict) -> str:
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -1,0 +1,468 @@
+"""SQLiteStore: the only module that writes SQL. Schema, migrations, batched writes, queries."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from .models import JobPosting
+from .places import WORLDWIDE, Place
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 60.0
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+MIGRATIONS = {
+    1: """
+    CREATE TABLE postings (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        source_id TEXT,
+        url TEXT NOT NULL,
+        title TEXT NOT NULL,
+        company TEXT,
+        location TEXT,
+        remote INTEGER,
+        date_posted TEXT,
+        role_bucket TEXT NOT NULL,
+        level_bucket TEXT NOT NULL,
+        retrieved_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        description_raw TEXT,
+        raw_json TEXT NOT NULL,
+        country_code TEXT,
+        region_code TEXT,
+        city TEXT,
+        remote_scope TEXT,
+        discovered_at TEXT
+    );
+    CREATE INDEX postings_source_id ON postings (source, source_id);
+    CREATE INDEX postings_date ON postings (date_posted);
+    CREATE INDEX postings_retrieved ON postings (retrieved_at);
+    CREATE TABLE posting_skills (
+        posting_id TEXT NOT NULL REFERENCES postings (id) ON DELETE CASCADE,
+        skill TEXT NOT NULL,
+        PRIMARY KEY (posting_id, skill)
+    ) WITHOUT ROWID;
+    CREATE INDEX posting_skills_skill ON posting_skills (skill);
+    CREATE TABLE ingest_runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        source TEXT NOT NULL,
+        query_json TEXT NOT NULL,
+        fetched INTEGER NOT NULL DEFAULT 0,
+        invalid INTEGER NOT NULL DEFAULT 0,
+        matched INTEGER NOT NULL DEFAULT 0,
+        inserted INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'running',
+        error TEXT,
+        stopped_by TEXT
+    );
+    CREATE TABLE sync_state (
+        source TEXT NOT NULL,
+        query_key TEXT NOT NULL,
+        marker TEXT,
+        last_request_at TEXT,
+        PRIMARY KEY (source, query_key)
+    );
+    """,
+}
+
+POSTING_COLUMNS = ("id", "source", "source_id", "url", "title", "company", "location", "remote",
+                   "date_posted", "role_bucket", "level_bucket", "retrieved_at", "last_seen_at",
+                   "description_raw", "raw_json", "country_code", "region_code", "city",
+                   "remote_scope", "discovered_at")
+
+
+class StoreError(Exception):
+    """A database operation failed (the run fails)."""
+
+
+class StoreOpenError(StoreError):
+    """The database path cannot be used: missing, not SQLite, too new, or not writable."""
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class PostingFilter:
+    """Which stored postings a read asks for. `place` comes from places.parse_place."""
+
+    source: str | None = None
+    role: str = "any"
+    level: str = "any"
+    place: Place | None = None
+    remote: str = "include"
+    days: int | None = None
+    today: date | None = None
+
+    @property
+    def window(self) -> tuple[str, str] | None:
+        if self.days is None:
+            return None
+        today = self.today or datetime.now(timezone.utc).date()
+        return (today - timedelta(days=self.days)).isoformat(), today.isoformat()
+
+
+class SQLiteStore:
+    """One SQLite file. Open with `SQLiteStore.open(path)`; use as a context manager."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool):
+        self.conn = conn
+        self.path = path
+        self.readonly = readonly
+
+    @classmethod
+    def open(cls, path: str | Path, *, readonly: bool = False) -> "SQLiteStore":
+        path = Path(path).expanduser()
+        _check_is_sqlite(path, must_exist=readonly)
+        try:
+            if readonly:
+                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                       timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreOpenError(f"cannot open database {path}: {_why(exc)}") from None
+        store = cls(conn, path, readonly)
+        try:
+            store._prepare()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreOpenError(f"cannot use database {path}: {_why(exc)}") from None
+        except StoreError:
+            conn.close()
+            raise
+        return store
+
+    def _prepare(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreOpenError(f"database {self.path} has schema version {version}, newer than this "
+                                 f"skillpulse understands ({SCHEMA_VERSION}); upgrade skillpulse")
+        self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        if self.readonly:
+            if version < SCHEMA_VERSION:
+                raise StoreOpenError(f"database {self.path} has schema version {version}; "
+                                     f"run any skillpulse ingest once to migrate it")
+            return
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        if version < SCHEMA_VERSION:
+            self._migrate()
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def transaction(self):
+        return _Transaction(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "SQLiteStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- writes -------------------------------------------------------------------------
+
+    def known(self, postings: Sequence[JobPosting]) -> dict[str, tuple[str, str]]:
+        """For postings already stored (by id, or by source and source_id): their buckets."""
+        if not postings:
+            return {}
+        by_id = {p.id: p for p in postings}
+        found: dict[str, tuple[str, str]] = {}
+        for chunk in _chunks(list(by_id), 500):
+            marks = ",".join("?" * len(chunk))
+            for pid, role, level in self.conn.execute(
+                    f"SELECT id, role_bucket, level_bucket FROM postings WHERE id IN ({marks})", chunk):
+                found[pid] = (role, level)
+        by_source_id = {(p.source, p.source_id): p.id for p in postings if p.source_id and p.id not in found}
+        for source in {s for s, _ in by_source_id}:
+            ids = [sid for s, sid in by_source_id if s == source]
+            for chunk in _chunks(ids, 500):
+                marks = ",".join("?" * len(chunk))
+                for sid, role, level in self.conn.execute(
+                        f"SELECT source_id, role_bucket, level_bucket FROM postings "
+                        f"WHERE source = ? AND source_id IN ({marks})", [source, *chunk]):
+                    found[by_source_id[(source, sid)]] = (role, level)
+        return found
+
+    def save_page(self, new: Iterable[JobPosting], seen_ids: Iterable[str] = (),
+                  marker: tuple[str, str, str] | None = None) -> tuple[int, int]:
+        """In one transaction: insert new postings with their skills, touch seen ones, move the marker.
+
+        Returns (inserted, skipped); a posting another process stored first counts as skipped.
+        """
+        now = utc_now()
+        inserted = skipped = 0
+        with self.transaction():
+            for posting in new:
+                if self._insert(posting, now):
+                    inserted += 1
+                else:
+                    skipped += 1
+            seen = list(seen_ids)
+            for chunk in _chunks(seen, 500):
+                self.conn.execute(f"UPDATE postings SET last_seen_at = ? WHERE id IN ({','.join('?' * len(chunk))})",
+                                  [now, *chunk])
+            if marker:
+                self._set_marker(*marker)
+        return inserted, skipped
+
+    def upsert_many(self, postings: Iterable[JobPosting]) -> tuple[int, int]:
+        """Store postings not stored yet; returns (inserted, skipped)."""
+        postings = list(postings)
+        known = self.known(postings)
+        fresh = [p for p in postings if p.id not in known]
+        inserted, raced = self.save_page(fresh, [p for p in postings if p.id in known])
+        return inserted, raced + len(postings) - len(fresh)
+
+    def _insert(self, p: JobPosting, now: str) -> bool:
+        values = (p.id, p.source, p.source_id, p.url, p.title, p.company, p.location,
+                  None if p.remote is None else int(p.remote), p.date_posted, p.role_bucket,
+                  p.level_bucket, now, now, p.description_raw, p.raw_json, p.country_code,
+                  p.region_code, p.city, p.remote_scope, p.discovered_at)
+        cursor = self.conn.execute(
+            f"INSERT OR IGNORE INTO postings ({','.join(POSTING_COLUMNS)}) "
+            f"VALUES ({','.join('?' * len(POSTING_COLUMNS))})", values)
+        if cursor.rowcount != 1:
+            return False
+        if p.skills:
+            self.conn.executemany("INSERT OR IGNORE INTO posting_skills (posting_id, skill) VALUES (?, ?)",
+                                  [(p.id, skill) for skill in p.skills])
+        return True
+
+    def start_run(self, source: str, query: dict) -> int:
+        with self.transaction():
+            cursor = self.conn.execute("INSERT INTO ingest_runs (started_at, source, query_json) VALUES (?, ?, ?)",
+                                       (utc_now(), source, json.dumps(query, sort_keys=True)))
+        return cursor.lastrowid
+
+    def finish_run(self, run_id: int, counts: dict, status: str, error: str | None = None,
+                   stopped_by: str | None = None) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE ingest_runs SET finished_at = ?, fetched = ?, invalid = ?, matched = ?, inserted = ?, "
+                "skipped = ?, status = ?, error = ?, stopped_by = ? WHERE id = ?",
+                (utc_now(), counts["fetched"], counts["invalid"], counts["matched"], counts["inserted"],
+                 counts["skipped"], status, error, stopped_by, run_id))
+
+    def marker(self, source: str, query_key: str) -> tuple[str | None, str | None]:
+        """(marker, last_request_at) for a source and query, both None when never run."""
+        row = self.conn.execute("SELECT marker, last_request_at FROM sync_state WHERE source = ? AND query_key = ?",
+                                (source, query_key)).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def last_request_at(self, source: str) -> str | None:
+        row = self.conn.execute("SELECT max(last_request_at) FROM sync_state WHERE source = ?", (source,)).fetchone()
+        return row[0]
+
+    def record_request(self, source: str, query_key: str, at: str) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO sync_state (source, query_key, last_request_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (source, query_key) DO UPDATE SET last_request_at = excluded.last_request_at",
+                (source, query_key, at))
+
+    def _set_marker(self, source: str, query_key: str, marker: str) -> None:
+        self.conn.execute(
+            "INSERT INTO sync_state (source, query_key, marker) VALUES (?, ?, ?) "
+            "ON CONFLICT (source, query_key) DO UPDATE SET marker = max(coalesce(marker, ''), excluded.marker)",
+            (source, query_key, marker))
+
+    # ---- reads --------------------------------------------------------------------------
+
+    def postings(self, where: PostingFilter, limit: int | None = None,
+                 columns: Sequence[str] = POSTING_COLUMNS) -> Iterator[dict]:
+        """Matching postings, newest first (by date posted, then by first retrieval)."""
+        clause, params = filter_sql(where)
+        sql = (f"SELECT {','.join(columns)} FROM postings p WHERE {clause} "
+               f"ORDER BY date_posted IS NULL, date_posted DESC, retrieved_at DESC")
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        cursor = self.conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        for row in cursor:
+            yield dict(zip(names, row))
+
+    def counts_by(self, column: str, where: PostingFilter) -> list[tuple[str | None, int]]:
+        expression = {"month": "substr(date_posted, 1, 7)"}.get(column, column)
+        if expression == column and column not in POSTING_COLUMNS:
+            raise ValueError(f"cannot group by {column}")
+        clause, params = filter_sql(where)
+        return self.conn.execute(f"SELECT {expression} AS k, count(*) FROM postings p WHERE {clause} "
+                                 f"GROUP BY k ORDER BY count(*) DESC, k", params).fetchall()
+
+    def totals(self, where: PostingFilter) -> dict:
+        clause, params = filter_sql(where)
+        row = self.conn.execute(
+            f"SELECT count(*), count(DISTINCT lower(company)), min(date_posted), max(date_posted), "
+            f"(SELECT count(DISTINCT posting_id) FROM posting_skills s JOIN postings p ON p.id = s.posting_id "
+            f" WHERE {clause}) FROM postings p WHERE {clause}", params + params).fetchone()
+        return {"postings": row[0], "companies": row[1], "first_date": row[2], "last_date": row[3],
+                "with_skills": row[4]}
+
+    def skill_counts(self, where: PostingFilter, top: int | None = None) -> list[tuple[str, int]]:
+        clause, params = filter_sql(where)
+        sql = (f"SELECT s.skill, count(*) AS n FROM posting_skills s JOIN postings p ON p.id = s.posting_id "
+               f"WHERE {clause} GROUP BY s.skill ORDER BY n DESC, s.skill")
+        if top is not None:
+            sql += " LIMIT ?"
+            params.append(top)
+        return self.conn.execute(sql, params).fetchall()
+
+    def runs(self, limit: int = 20) -> list[dict]:
+        cursor = self.conn.execute("SELECT * FROM ingest_runs ORDER BY id DESC LIMIT ?", (limit,))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor]
+
+    def count_postings(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM postings").fetchone()[0]
+
+    def iter_for_rebuild(self, batch: int = 1000) -> Iterator[list[tuple[str, str, str]]]:
+        """(id, title, description) in batches of rowid order, for re-extracting skills."""
+        last = 0
+        while True:
+            rows = self.conn.execute("SELECT rowid, id, title, description_raw FROM postings WHERE rowid > ? "
+                                     "ORDER BY rowid LIMIT ?", (last, batch)).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [(r[1], r[2], r[3] or "") for r in rows]
+
+    def replace_skills(self, skills_by_id: dict[str, Iterable[str]]) -> None:
+        with self.transaction():
+            ids = list(skills_by_id)
+            for chunk in _chunks(ids, 500):
+                self.conn.execute(f"DELETE FROM posting_skills WHERE posting_id IN ({','.join('?' * len(chunk))})", chunk)
+            self.conn.executemany("INSERT INTO posting_skills (posting_id, skill) VALUES (?, ?)",
+                                  [(pid, s) for pid, skills in skills_by_id.items() for s in skills])
+
+
+def filter_sql(where: PostingFilter) -> tuple[str, list]:
+    """SQL for a PostingFilter; mirrors role_match.matches_location for the place test."""
+    clauses, params = ["1 = 1"], []
+    if where.source:
+        clauses.append("p.source = ?")
+        params.append(where.source)
+    if where.role != "any":
+        clauses.append("p.role_bucket = ?")
+        params.append(where.role)
+    if where.level != "any":
+        clauses.append("p.level_bucket = ?")
+        params.append(where.level)
+    if where.window:
+        clauses.append("p.date_posted >= ? AND p.date_posted <= ?")
+        params.extend(where.window)
+    if where.remote == "only":
+        clauses.append("p.remote = 1")
+    elif where.remote == "exclude":
+        clauses.append("coalesce(p.remote, 0) = 0")
+    place = where.place
+    if place is not None:
+        if place.remote_only:
+            clauses.append("p.remote = 1")
+        if place.countries or place.region or place.city:
+            inside, inside_params = _inside_sql(place)
+            countries = sorted(place.countries)
+            covers = " OR ".join(["p.remote_scope = ?"] + ["p.remote_scope LIKE ?"] * len(countries))
+            clauses.append(f"(CASE WHEN p.remote = 1 THEN ({inside}) OR ({covers}) ELSE ({inside}) END)")
+            params += inside_params + [WORLDWIDE] + [f"%,{c},%" for c in countries] + inside_params
+    return " AND ".join(clauses), params
+
+
+def _inside_sql(place: Place) -> tuple[str, list]:
+    clauses, params = ["1 = 1"], []
+    if place.countries:
+        clauses.append(f"p.country_code IN ({','.join('?' * len(place.countries))})")
+        params.extend(sorted(place.countries))
+    if place.region:
+        clauses.append("upper(p.region_code) = ?")
+        params.append(place.region)
+    if place.city:
+        clauses.append("p.city = ? COLLATE NOCASE")
+        params.append(place.city)
+    return " AND ".join(clauses), params
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT: take the write lock up front so concurrent writers wait, not fail."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self):
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"database error: {_why(exc)}") from None
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+                return False
+            except sqlite3.Error as commit_error:
+                exc = commit_error
+        self.conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"database error: {_why(exc)}") from None
+        return False
+
+
+def _check_is_sqlite(path: Path, must_exist: bool) -> None:
+    if path.is_dir():
+        raise StoreOpenError(f"database path {path} is a folder; give a file name")
+    if not path.exists():
+        if must_exist:
+            raise StoreOpenError(f"no database at {path}; run `skillpulse ingest` first or pass --db")
+        return
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreOpenError(f"cannot read database {path}: {_why(exc)}") from None
+    if header and header != SQLITE_HEADER:
+        raise StoreOpenError(f"{path} is not a SQLite database; refusing to touch it")
+
+
+def _why(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def default_db_path(env) -> Path:
+    """$SKILLPULSE_DB, else backend/data/skillpulse.db in a source checkout, else a per-user file."""
+    if env.get("SKILLPULSE_DB"):
+        return Path(env["SKILLPULSE_DB"]).expanduser()
+    backend = Path(__file__).resolve().parents[2]
+    if (backend / "pyproject.toml").is_file() and backend.name == "backend":
+        return backend / "data" / "skillpulse.db"
+    if env.get("LOCALAPPDATA"):
+        return Path(env["LOCALAPPDATA"]) / "skillpulse" / "skillpulse.db"
+    return Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "skillpulse" / "skillpulse.db"

@@ -1,0 +1,51 @@
+"""HTML, Markdown and plain text to one clean plain text, for matching (not display)."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+_ESCAPED_TAG = re.compile(r"&lt;\s*/?\s*[a-zA-Z!]")
+_SCRIPT_STYLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_BREAK_TAG = re.compile(r"<\s*(?:br|/?p|/?div|/?h[1-6]|/?tr|/?ul|/?ol|/?section|/?article|hr)\b[^>]*>", re.I)
+_LIST_ITEM = re.compile(r"<\s*li\b[^>]*>", re.I)
+_TAG = re.compile(r"<[^<>]*>")
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_URL = re.compile(r"\b(?:https?://|ftp://|www\.)\S+", re.I)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_PATH = re.compile(r"(?<![\w.])(?:\.{0,2}/)?(?:[\w.-]+/)+[\w.-]+\.(?:png|jpe?g|gif|svg|webp|pdf|html?|php|aspx?)\b", re.I)
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+_SPACES = re.compile(r"[^\S\n]+")
+_BLANK_LINES = re.compile(r"\s*\n\s*")
+
+
+def to_plain_text(text: str | None) -> str:
+    """Strip markup, links and invisible characters; keep line breaks for list detection."""
+    if not text:
+        return ""
+    for _ in range(3):  # entity-escaped HTML ("&lt;p&gt;") may be escaped more than once
+        if not _ESCAPED_TAG.search(text):
+            break
+        text = html.unescape(text)
+    if "<" in text:
+        text = _SCRIPT_STYLE.sub(" ", text)
+        text = _COMMENT.sub(" ", text)
+        text = _LIST_ITEM.sub("\n- ", text)
+        text = _BREAK_TAG.sub("\n", text)
+        text = _TAG.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
+    if "](" in text:
+        text = _MD_IMAGE.sub(" ", text)
+        text = _MD_LINK.sub(r"\1", text)
+    text = _URL.sub(" ", text)
+    if "@" in text:
+        text = _EMAIL.sub(" ", text)
+    if "/" in text:
+        text = _PATH.sub(" ", text)
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    text = _SPACES.sub(" ", text)
+    return _BLANK_LINES.sub("\n", text).strip()

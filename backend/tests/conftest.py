@@ -1,0 +1,42 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fakeapi import FakeJobAPI  # noqa: E402
+
+BACKEND = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def api():
+    server = FakeJobAPI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    return tmp_path / "skillpulse.db"
+
+
+def clean_env(**extra) -> dict:
+    """The parent environment without any real key or database setting, plus extra."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SKILLPULSE_", "THEIRSTACK_"))}
+    env.update(extra)
+    return env
+
+
+def run_cli(*args, env: dict | None = None, script: str | None = None, timeout: float = 120):
+    """Run the real command line in a subprocess; returns CompletedProcess with text output."""
+    if script:
+        command = [sys.executable, str(BACKEND / "scripts" / script), *map(str, args)]
+    else:
+        command = [sys.executable, "-m", "skillpulse_ingest", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, env=clean_env(**(env or {})),
+                          timeout=timeout, stdin=subprocess.DEVNULL)
