@@ -233,7 +233,7 @@ class SQLiteStore:
         postings = list(postings)
         known = self.known(postings)
         fresh = [p for p in postings if p.id not in known]
-        inserted, raced = self.save_page(fresh, [p for p in postings if p.id in known])
+        inserted, raced = self.save_page(fresh, [p.id for p in postings if p.id in known])
         return inserted, raced + len(postings) - len(fresh)
 
     def _insert(self, p: JobPosting, now: str) -> bool:

@@ -1,0 +1,95 @@
+import pytest
+
+from fakeapi import remotive_job
+from skillpulse_ingest.models import IngestionQuery
+from skillpulse_ingest.pipeline import get_source, query_key, run_ingest
+from skillpulse_ingest.sources import ConfigError, FetchState, SourceError
+from skillpulse_ingest.sources.remotive import normalize
+from skillpulse_ingest.storage_sqlite import PostingFilter, SQLiteStore
+
+
+class ListSource:
+    """An in-memory source: pages of Remotive-shaped rows, optionally failing after some pages."""
+
+    name = "remotive"
+
+    def __init__(self, pages, fail_after=None):
+        self._pages, self.fail_after = pages, fail_after
+
+    def pages(self, query, state):
+        for i, rows in enumerate(self._pages):
+            if self.fail_after is not None and i >= self.fail_after:
+                raise SourceError("Remotive went away")
+            state.requests += 1
+            yield rows
+        state.stopped_by = "end_of_results"
+
+    def normalize(self, row):
+        return normalize(row)
+
+
+QUERY = IngestionQuery(source="remotive", role="backend")
+
+
+def test_counts_follow_the_contract(db):
+    rows = [remotive_job(i) for i in range(12)] + [{"id": 1, "title": "x"}]
+    with SQLiteStore.open(db) as store:
+        summary = run_ingest(QUERY, ListSource([rows[:6], rows[6:]]), store)
+        assert (summary.fetched, summary.invalid) == (13, 1)
+        assert summary.matched == summary.inserted == 3 and summary.skipped == 0
+        again = run_ingest(QUERY, ListSource([rows]), store)
+        assert again.inserted == 0 and again.skipped == again.matched == 3
+        stored = list(store.postings(PostingFilter()))
+        assert len(stored) == 3 and all(p["role_bucket"] == "backend" for p in stored)
+        skills = {r[0] for r in store.conn.execute("SELECT DISTINCT skill FROM posting_skills")}
+        assert {"python", "aws", "postgresql", "docker", "kubernetes"} <= skills
+
+
+def test_duplicates_within_a_run_are_skipped_not_stored_twice(db):
+    job = remotive_job(0)
+    with SQLiteStore.open(db) as store:
+        summary = run_ingest(QUERY, ListSource([[job], [job]]), store)
+        assert (summary.inserted, summary.skipped, summary.matched) == (1, 1, 2)
+        assert store.count_postings() == 1
+
+
+def test_failure_keeps_committed_pages_and_marks_the_run_failed(db):
+    pages = [[remotive_job(i) for i in range(12)], [remotive_job(i) for i in range(12, 24)]]
+    with SQLiteStore.open(db) as store:
+        with pytest.raises(SourceError):
+            run_ingest(QUERY, ListSource(pages, fail_after=1), store)
+        assert store.count_postings() == 3
+        [run] = store.runs()
+        assert run["status"] == "failed" and run["error"] == "Remotive went away" and run["inserted"] == 3
+        resumed = run_ingest(QUERY, ListSource(pages), store)
+        assert (resumed.inserted, resumed.skipped) == (3, 3) and store.count_postings() == 6
+
+
+def test_dry_run_without_a_store_counts_but_writes_nothing():
+    summary = run_ingest(QUERY, ListSource([[remotive_job(i) for i in range(12)]]), None, dry_run=True)
+    assert summary.matched == summary.inserted == 3 and summary.dry_run
+
+
+def test_get_source_lists_the_valid_names():
+    with pytest.raises(ConfigError, match="theirstack, remotive"):
+        get_source("indeed")
+
+
+def test_query_key_ignores_window_and_budget():
+    assert query_key(QUERY) == query_key(IngestionQuery(source="remotive", role="backend", days=3, max_results=9))
+    assert query_key(QUERY) != query_key(IngestionQuery(source="remotive", role="frontend"))
+
+
+def test_marker_never_passes_the_run_start(db):
+    job = {**remotive_job(0)}
+    src = ListSource([[job]])
+    src.normalize = lambda row: _with_discovered(normalize(row), "2999-01-01T00:00:00Z")
+    with SQLiteStore.open(db) as store:
+        run_ingest(QUERY, src, store, state=FetchState())
+        marker, _ = store.marker("remotive", query_key(QUERY))
+    assert marker is not None and marker < "2999"
+
+
+def _with_discovered(posting, stamp):
+    posting.discovered_at = stamp
+    return posting

@@ -1,0 +1,124 @@
+import sqlite3
+
+import pytest
+
+from skillpulse_ingest.models import JobPosting
+from skillpulse_ingest.places import parse_place
+from skillpulse_ingest.role_match import matches_location
+from skillpulse_ingest.storage_sqlite import (SCHEMA_VERSION, PostingFilter, SQLiteStore, StoreOpenError,
+                                              default_db_path)
+
+
+def posting(n, **kw):
+    base = dict(source="remotive", url=f"https://remotive.com/j/{n}", title=f"Job {n}", source_id=str(n),
+                date_posted="2026-11-20", role_bucket="backend", level_bucket="entry")
+    base.update(kw)
+    return JobPosting(**base)
+
+
+def test_new_database_has_schema_wal_and_version(db):
+    with SQLiteStore.open(db) as store:
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"postings", "posting_skills", "ingest_runs", "sync_state"} <= tables
+
+
+def test_upsert_many_inserts_once_and_skips_after(db):
+    with SQLiteStore.open(db) as store:
+        assert store.upsert_many([posting(1, skills=("python", "sql")), posting(2)]) == (2, 0)
+        assert store.upsert_many([posting(1), posting(3)]) == (1, 1)
+        assert store.count_postings() == 3
+        skills = store.conn.execute("SELECT skill FROM posting_skills ORDER BY skill").fetchall()
+        assert skills == [("python",), ("sql",)]
+
+
+def test_known_matches_on_source_id_when_the_url_changed(db):
+    with SQLiteStore.open(db) as store:
+        store.upsert_many([posting(1)])
+        moved = posting(1, url="https://boards.greenhouse.io/x/1")
+        assert store.known([moved]) == {moved.id: ("backend", "entry")}
+
+
+def test_skipped_postings_only_move_last_seen(db):
+    with SQLiteStore.open(db) as store:
+        store.upsert_many([posting(1)])
+        store.conn.execute("UPDATE postings SET last_seen_at = '2000-01-01T00:00:00Z'")
+        store.upsert_many([posting(1, title="changed")])
+        title, retrieved, seen = store.conn.execute("SELECT title, retrieved_at, last_seen_at FROM postings").fetchone()
+        assert title == "Job 1" and seen > "2000" and seen >= retrieved
+
+
+def test_not_sqlite_file_is_refused_untouched(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"my precious notes\n" * 10)
+    before = path.read_bytes()
+    with pytest.raises(StoreOpenError, match="not a SQLite database"):
+        SQLiteStore.open(path)
+    assert path.read_bytes() == before
+
+
+def test_newer_schema_is_refused_untouched(db):
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE future (x)")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    before = db.read_bytes()
+    with pytest.raises(StoreOpenError, match="newer"):
+        SQLiteStore.open(db)
+    assert db.read_bytes() == before
+
+
+def test_empty_older_database_is_migrated(db):
+    sqlite3.connect(db).close()
+    with SQLiteStore.open(db) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_readonly_open_of_missing_file_creates_nothing(tmp_path):
+    with pytest.raises(StoreOpenError, match="no database"):
+        SQLiteStore.open(tmp_path / "missing.db", readonly=True)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_folder_as_path_is_refused(tmp_path):
+    with pytest.raises(StoreOpenError, match="folder"):
+        SQLiteStore.open(tmp_path)
+
+
+def test_runs_are_recorded(db):
+    with SQLiteStore.open(db) as store:
+        run = store.start_run("remotive", {"role": "backend"})
+        store.finish_run(run, dict(fetched=3, invalid=1, matched=2, inserted=2, skipped=0), "ok")
+        [row] = store.runs()
+    assert row["status"] == "ok" and row["fetched"] == 3 and row["finished_at"] >= row["started_at"]
+
+
+def test_default_db_path():
+    assert str(default_db_path({"SKILLPULSE_DB": "/x/y.db"})) == "/x/y.db"
+    assert default_db_path({}).parts[-3:] == ("backend", "data", "skillpulse.db")
+
+
+PLACES = [
+    dict(country_code="US", region_code="TX", city="Dallas", remote=False),
+    dict(country_code="US", region_code="OR", city="Dallas", remote=False),
+    dict(country_code="US", region_code="TX", city="Austin", remote=None),
+    dict(country_code="DE", region_code=None, city="Berlin", remote=False),
+    dict(remote=True, remote_scope=",US,"),
+    dict(remote=True, remote_scope="*"),
+    dict(remote=True, remote_scope=",DE,FR,"),
+    dict(remote=True, remote_scope=None),
+    dict(country_code="US", region_code="TX", city="Dallas", remote=True, remote_scope=",US,"),
+]
+
+
+@pytest.mark.parametrize("location", [None, "Dallas, TX", "Dallas", "Texas", "United States", "Europe",
+                                      "Germany", "Remote", "Remote (USA)"])
+@pytest.mark.parametrize("remote", ["include", "exclude", "only"])
+def test_sql_location_filter_agrees_with_matches_location(db, location, remote):
+    postings = [posting(i, **kw) for i, kw in enumerate(PLACES)]
+    with SQLiteStore.open(db) as store:
+        store.upsert_many(postings)
+        got = {r["id"] for r in store.postings(PostingFilter(place=parse_place(location), remote=remote))}
+    assert got == {p.id for p in postings if matches_location(p, location, remote)}
