@@ -297,13 +297,7 @@ class SQLiteStore:
         clause, params = filter_sql(where)
         sql = (f"SELECT {','.join(columns)} FROM postings p WHERE {clause} "
                f"ORDER BY date_posted IS NULL, date_posted DESC, retrieved_at DESC")
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        cursor = self.conn.execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        for row in cursor:
-            yield dict(zip(names, row))
+        yield from _dicts(self.conn.execute(*_limited(sql, params, limit)))
 
     def counts_by(self, column: str, where: PostingFilter) -> list[tuple[str | None, int]]:
         expression = {"month": "substr(date_posted, 1, 7)"}.get(column, column)
@@ -326,15 +320,10 @@ class SQLiteStore:
         clause, params = filter_sql(where)
         sql = (f"SELECT s.skill, count(*) AS n FROM posting_skills s JOIN postings p ON p.id = s.posting_id "
                f"WHERE {clause} GROUP BY s.skill ORDER BY n DESC, s.skill")
-        if top is not None:
-            sql += " LIMIT ?"
-            params.append(top)
-        return self.conn.execute(sql, params).fetchall()
+        return self.conn.execute(*_limited(sql, params, top)).fetchall()
 
     def runs(self, limit: int = 20) -> list[dict]:
-        cursor = self.conn.execute("SELECT * FROM ingest_runs ORDER BY id DESC LIMIT ?", (limit,))
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor]
+        return list(_dicts(self.conn.execute("SELECT * FROM ingest_runs ORDER BY id DESC LIMIT ?", (limit,))))
 
     def count_postings(self) -> int:
         return self.conn.execute("SELECT count(*) FROM postings").fetchone()[0]
@@ -429,6 +418,16 @@ class _Transaction:
         if isinstance(exc, sqlite3.Error):
             raise StoreError(f"database error: {_why(exc)}") from None
         return False
+
+
+def _limited(sql: str, params: list, limit: int | None) -> tuple[str, list]:
+    return (sql + " LIMIT ?", [*params, limit]) if limit is not None else (sql, params)
+
+
+def _dicts(cursor: sqlite3.Cursor) -> Iterator[dict]:
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        yield dict(zip(names, row))
 
 
 def _check_is_sqlite(path: Path, must_exist: bool) -> None:
