@@ -12,7 +12,9 @@ from typing import Sequence
 
 from . import __version__, output
 from .models import LEVEL_BUCKETS, REMOTE_MODES, ROLE_BUCKETS, IngestionQuery, QueryError
-from .pipeline import RunSummary, run_ingest
+from .insights import skill_insights
+from .pipeline import RunSummary, rebuild_skills, run_ingest
+from .skills import catalog
 from .places import parse_place
 from .sources import SOURCES, ConfigError, FetchState, HttpSettings, SourceError, get_source
 from .storage_sqlite import PostingFilter, SQLiteStore, StoreError, StoreOpenError, default_db_path
@@ -100,6 +102,23 @@ def build_parser(prog: str = "skillpulse") -> argparse.ArgumentParser:
                                              formatter_class=argparse.RawDescriptionHelpFormatter))
     add_inspect_arguments(commands.add_parser("inspect", help="look at stored postings",
                                               description="Show stored postings, newest first, or a summary."))
+    add_insights_arguments(commands.add_parser(
+        "insights", help="top skills for a role, level and place (SkillInsightsResponse JSON)",
+        description="Top skills among stored postings that match the filters, as the frontend's "
+                    "SkillInsightsResponse (JSON) or a table for people."))
+    skills = commands.add_parser("skills", help="the skill catalog: list it, or re-extract stored postings",
+                                 description="The skill catalog shipped with skillpulse.")
+    skill_commands = skills.add_subparsers(dest="skills_command", metavar="ACTION", parser_class=_Parser)
+    skill_commands.required = True
+    listing = skill_commands.add_parser("list", help="show the catalog", description="Show the skill catalog.")
+    listing.add_argument("--category", help="only this category")
+    listing.add_argument("--format", choices=("table", "json"), help="output format (default: table on a terminal, else json)")
+    listing.set_defaults(handler=cmd_skills_list)
+    rebuild = skill_commands.add_parser("rebuild", help="re-extract skills of every stored posting",
+                                        description="Re-extract the skills of every stored posting, after "
+                                                    "the catalog changed. Batched; safe to interrupt and rerun.")
+    _add_common(rebuild)
+    rebuild.set_defaults(handler=cmd_skills_rebuild)
     runs = commands.add_parser("runs", help="list recent ingest runs", description="Recent ingest runs, newest first.")
     _add_common(runs)
     runs.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="how many runs (default: 20)")
@@ -152,6 +171,15 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--summary", action="store_true",
                         help="counts by source, role, level and month, with the date range and total")
     parser.set_defaults(handler=cmd_inspect)
+    return parser
+
+
+def add_insights_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    _add_common(parser)
+    _add_filters(parser, days_default=30)
+    parser.add_argument("--top", type=_positive_int, default=20, metavar="N", help="how many skills (default: 20)")
+    parser.add_argument("--format", choices=("json", "table"), default="json", help="output format (default: json)")
+    parser.set_defaults(handler=cmd_insights)
     return parser
 
 
@@ -221,6 +249,39 @@ def _render_summary(store: SQLiteStore, where: PostingFilter, fmt: str) -> str:
     return "\n\n".join(parts)
 
 
+def cmd_insights(args) -> int:
+    with SQLiteStore.open(_db_path(args), readonly=True) as store:
+        response = skill_insights(store, location=args.location, role=args.role, level=args.level,
+                                  days=args.days, remote=args.remote, top=args.top)
+    if args.format == "json":
+        print(output.to_json(response))
+        return EXIT_OK
+    print(f"{response['title']}\n{response['subtitle']}\n")
+    ranked = ({"rank": i, "skill": s["name"], "count": s["count"], "%": f"{s['pct']:.1f}"}
+              for i, s in enumerate(response["skills"], 1))
+    print(output.table(ranked, ("rank", "skill", "count", "%")))
+    return EXIT_OK
+
+
+def cmd_skills_list(args) -> int:
+    entries = [{"id": s.id, "name": s.name, "category": s.category} for s in catalog().skills.values()
+               if args.category in (None, s.category)]
+    if (args.format or ("table" if sys.stdout.isatty() else "json")) == "json":
+        print(output.to_json(entries))
+    else:
+        print(output.table(entries, ("id", "name", "category")))
+    return EXIT_OK
+
+
+def cmd_skills_rebuild(args) -> int:
+    with SQLiteStore.open(_db_path(args)) as store:
+        show = _progress_line(args)
+        done = rebuild_skills(store, progress=lambda n, total: show(f"re-extracted {n} of {total} postings"))
+        _end_progress(args)
+    log.info("re-extracted skills of %d postings", done)
+    return EXIT_OK
+
+
 def cmd_runs(args) -> int:
     with SQLiteStore.open(_db_path(args), readonly=True) as store:
         runs = store.runs(args.limit)
@@ -239,15 +300,20 @@ def _db_path(args) -> Path:
     return Path(args.db).expanduser() if args.db else default_db_path(os.environ)
 
 
-def _progress(args):
+def _progress_line(args):
+    """Writes one self-overwriting status line on a terminal; nothing when stderr is not a TTY."""
     if args.quiet or not sys.stderr.isatty():
-        return lambda summary: None
+        return lambda text: None
 
-    def show(summary: RunSummary) -> None:
-        sys.stderr.write(f"\r{summary.source}: fetched {summary.fetched}, matched {summary.matched}, "
-                         f"new {summary.inserted}  ")
+    def show(text: str) -> None:
+        sys.stderr.write(f"\r\033[K{text}")
         sys.stderr.flush()
     return show
+
+
+def _progress(args):
+    show = _progress_line(args)
+    return lambda s: show(f"{s.source}: fetched {s.fetched}, matched {s.matched}, new {s.inserted}")
 
 
 def _end_progress(args) -> None:
@@ -274,7 +340,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "skillpulse",
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
     args = (parser or build_parser(prog)).parse_args(argv)
-    configure_logging(args.verbose - args.quiet)
+    configure_logging(getattr(args, "verbose", 0) - getattr(args, "quiet", 0))
     try:
         return args.handler(args)
     except (QueryError, ConfigError, StoreOpenError) as exc:

@@ -16,7 +16,7 @@ from .storage_sqlite import SQLiteStore, utc_now
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RunSummary", "get_source", "run_ingest", "query_key"]
+__all__ = ["RunSummary", "get_source", "run_ingest", "query_key", "rebuild_skills"]
 
 
 @dataclass
@@ -94,6 +94,17 @@ def run_ingest(
     if writing:
         store.finish_run(summary.run_id, summary.to_dict(), "ok", None, state.stopped_by)
     return summary
+
+
+def rebuild_skills(store: SQLiteStore, batch: int = 1000,
+                   progress: Callable[[int, int], None] = lambda done, total: None) -> int:
+    """Re-extract the skills of every stored posting, one transaction per batch."""
+    total, done = store.count_postings(), 0
+    for rows in store.iter_for_rebuild(batch):
+        store.replace_skills({pid: extract_skills(title, description) for pid, title, description in rows})
+        done += len(rows)
+        progress(done, total)
+    return done
 
 
 def _normalize(source: Source, rows: list[dict], summary: RunSummary) -> list[JobPosting]:

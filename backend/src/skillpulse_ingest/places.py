@@ -23,6 +23,7 @@ class Place:
     region: str | None = None
     city: str | None = None
     remote_only: bool = False
+    text: str = ""
 
     @property
     def country(self) -> str | None:
@@ -30,7 +31,10 @@ class Place:
 
     @property
     def label(self) -> str:
-        return place_label(self.city, self.region, self.country) or "anywhere"
+        """How to name the place to people: "Dallas, TX"; as typed when it is not one country."""
+        if self.country:
+            return place_label(self.city, self.region, self.country)
+        return " ".join(self.text.split()) or "anywhere"
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,11 @@ def parse_place(text: str | None) -> Place | None:
     """Parse a place the way people write it; None when there is nothing to parse."""
     if not text or not text.strip():
         return None
+    place = _parse(text)
+    return Place(place.countries, place.region, place.city, place.remote_only, text.strip())
+
+
+def _parse(text: str) -> Place:
     t = _tables()
     cleaned = _ZIP.sub("", text).strip()
     remote_only = bool(_REMOTE_WORD.search(cleaned))
@@ -129,12 +138,14 @@ def place_label(city: str | None, region: str | None, country: str | None) -> st
     """Human-readable place: "Dallas, TX", "Toronto, ON", "Berlin, Germany", "United States"."""
     names = _tables().country_names
     country_name = names.get(country or "", country)
+    if country not in HOME_REGIONS and country is not None:
+        region = None  # outside the US and Canada, region codes are not what people write
     if city and region:
         return f"{city}, {region}"
     if city:
         return f"{city}, {country_name}" if country_name else city
     if region:
-        return f"{region}, {country_name}" if country_name else region
+        return region_name(country, region)
     return country_name
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from .models import JobPosting
-from .places import WORLDWIDE, Place
+from .places import WORLDWIDE, Place, place_label
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 60.0
@@ -321,6 +321,24 @@ class SQLiteStore:
         sql = (f"SELECT s.skill, count(*) AS n FROM posting_skills s JOIN postings p ON p.id = s.posting_id "
                f"WHERE {clause} GROUP BY s.skill ORDER BY n DESC, s.skill")
         return self.conn.execute(*_limited(sql, params, top)).fetchall()
+
+    def only_country(self, where: PostingFilter, country: str) -> bool:
+        """True when every matching posting is in, or (remote) only open to, the one country."""
+        clause, params = filter_sql(where)
+        row = self.conn.execute(
+            f"SELECT count(*) FROM postings p WHERE {clause} AND NOT (coalesce(p.country_code, '') = ? "
+            f"OR (p.country_code IS NULL AND p.remote_scope = ?))", [*params, country, f",{country},"]).fetchone()
+        return row[0] == 0
+
+    def place_labels(self, where: PostingFilter) -> list[str]:
+        """Clean place labels ("Dallas, TX", "Berlin, Germany") of on-site postings, most frequent first."""
+        clause, params = filter_sql(where)
+        rows = self.conn.execute(
+            f"SELECT city, upper(region_code), country_code, count(*) AS n FROM postings p "
+            f"WHERE {clause} AND p.country_code IS NOT NULL AND (p.city IS NOT NULL OR p.region_code IS NOT NULL) "
+            f"GROUP BY lower(city), upper(region_code), country_code ORDER BY n DESC, city", params).fetchall()
+        labels = dict.fromkeys(place_label(city, region, country) for city, region, country, _ in rows)
+        return [label for label in labels if label]
 
     def runs(self, limit: int = 20) -> list[dict]:
         return list(_dicts(self.conn.execute("SELECT * FROM ingest_runs ORDER BY id DESC LIMIT ?", (limit,))))

@@ -1,0 +1,100 @@
+"""Read-side views for the frontend: SkillInsightsResponse (data.md) and the list of places."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from .models import LEVEL_BUCKETS, REMOTE_MODES, ROLE_BUCKETS, QueryError
+from .places import parse_place
+from .skills import catalog
+from .storage_sqlite import PostingFilter, SQLiteStore
+
+SCHEMA_VERSION = "1.0.0"
+MAX_TOP = 100
+
+ROLE_WORDS = {"any": "tech", "backend": "backend", "frontend": "frontend", "fullstack": "full-stack",
+              "mobile": "mobile", "data": "data", "ml": "machine learning", "devops": "DevOps", "qa": "QA",
+              "security": "security", "embedded": "embedded", "general": "software engineering",
+              "other": "non-engineering"}
+LEVEL_WORDS = {"any": "", "intern": "", "entry": "entry-level", "mid": "mid-level", "senior": "senior",
+               "lead": "lead and staff", "manager": "management", "unknown": ""}
+
+
+def check_filters(role: str, level: str, remote: str, days: int, top: int) -> None:
+    """Raise QueryError naming the first bad value (the HTTP API reports it as a 400)."""
+    if role not in ROLE_BUCKETS + ("any",):
+        raise QueryError(f"role must be one of {', '.join(ROLE_BUCKETS + ('any',))}")
+    if level not in LEVEL_BUCKETS + ("any",):
+        raise QueryError(f"level must be one of {', '.join(LEVEL_BUCKETS + ('any',))}")
+    if remote not in REMOTE_MODES:
+        raise QueryError(f"remote must be one of {', '.join(REMOTE_MODES)}")
+    if days < 1:
+        raise QueryError("days must be at least 1")
+    if not 1 <= top <= MAX_TOP:
+        raise QueryError(f"top must be between 1 and {MAX_TOP}")
+
+
+def skill_insights(store: SQLiteStore, *, location: str | None = None, role: str = "any", level: str = "any",
+                   days: int = 30, remote: str = "include", top: int = 20,
+                   today: date | None = None, now: datetime | None = None) -> dict:
+    """The SkillInsightsResponse for a query: top skills with counts and shares, totals, sources."""
+    check_filters(role, level, remote, days, top)
+    now = now or datetime.now(timezone.utc)
+    place = parse_place(location)
+    where = PostingFilter(role=role, level=level, place=place, remote=remote, days=days,
+                          today=today or now.date())
+    totals = store.totals(where)
+    count = totals["postings"]
+    skills = catalog().skills
+    start, end = where.window
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "title": title(role, level, remote, _place_phrase(place, store, where, count)),
+        "subtitle": subtitle(count, totals["companies"], days),
+        "window": {"days": days, "from": start, "to": end},
+        "filters": {"location": location.strip() if location and location.strip() else None,
+                    "role": role, "level": level, "remote": remote},
+        "totals": {"postings_count": count, "unique_companies_count": totals["companies"],
+                   "postings_with_skills": totals["with_skills"]},
+        "skills": [{"id": sid, "name": skills[sid].name if sid in skills else sid,
+                    "category": skills[sid].category if sid in skills else "tool",
+                    "count": n, "pct": round(n * 100.0 / count, 1)}
+                   for sid, n in store.skill_counts(where, top)] if count else [],
+        "sources": [{"source": s, "postings_count": n} for s, n in store.counts_by("source", where)],
+    }
+
+
+def title(role: str, level: str, remote: str, place_phrase: str) -> str:
+    """Natural English from the filters: "Top skills for entry-level backend jobs in Dallas, TX"."""
+    words = ["remote"] if remote == "only" else []
+    words += [LEVEL_WORDS[level], ROLE_WORDS[role]]
+    noun = "internships" if level == "intern" else "jobs"
+    if level == "unknown":
+        noun += " with no stated level"
+    return " ".join(w for w in ["Top skills for", *words, noun] if w) + place_phrase
+
+
+def subtitle(postings: int, companies: int, days: int) -> str:
+    window = "in the last day" if days == 1 else f"in the last {days} days"
+    if postings == 0:
+        return f"No matching postings {window}"
+    return (f"Based on {postings:,} posting{'s' * (postings != 1)} from {companies:,} "
+            f"compan{'ies' if companies != 1 else 'y'} {window}")
+
+
+def _place_phrase(place, store: SQLiteStore, where: PostingFilter, count: int) -> str:
+    if place is not None and (place.countries or place.region or place.city):
+        return " in the United States" if place.label == "United States" else f" in {place.label}"
+    if place is not None and place.remote_only:
+        return " (remote)"
+    if count and store.only_country(where, "US"):
+        return " in the United States"
+    return ""
+
+
+def locations(store: SQLiteStore, *, days: int = 30, limit: int = 100, today: date | None = None) -> list[str]:
+    """Places found in stored postings of the window, most frequent first; United States first."""
+    where = PostingFilter(days=days, today=today)
+    found = [label for label in store.place_labels(where) if label != "United States"]
+    return ["United States", *found][:limit]
