@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import date, timedelta
 import threading
 import time
 from collections import deque
@@ -17,6 +18,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 THEIRSTACK_PATH = "/v1/jobs/search"
 REMOTIVE_PATH = "/api/remote-jobs"
 API_KEY = "ts-test-key-0123456789abcdef"
+
+
+def days_ago(n: int) -> str:
+    """An ISO date n days before today (UTC), so fixtures stay inside the default 30-day window."""
+    return (date.today() - timedelta(days=n)).isoformat()
+
+
+RECENT = days_ago(2)
 
 
 @dataclass
@@ -197,10 +206,11 @@ DESCRIPTION = ("## About the role\nBuild **Python** and PostgreSQL services on A
 
 
 def theirstack_job(i: int, *, title: str | None = None, city=None, remote: bool = False,
-                   date_posted: str = "2026-11-24", discovered_at: str | None = None,
+                   date_posted: str | None = None, discovered_at: str | None = None,
                    description: str = DESCRIPTION, country_only: bool = False) -> dict:
     """One job with the full field set of apis.md section 1.4."""
     title = title or TITLES[i % len(TITLES)][0]
+    date_posted = date_posted or RECENT
     city, state, state_name = city or CITIES[i % len(CITIES)]
     short = "United States" if country_only else f"{city}, {state}"
     return {
@@ -237,7 +247,7 @@ def theirstack_job(i: int, *, title: str | None = None, city=None, remote: bool 
 
 
 def remotive_job(i: int, *, title: str | None = None, region: str = "USA Only",
-                 published: str = "2026-11-25T09:41:27", description: str | None = None) -> dict:
+                 published: str | None = None, description: str | None = None) -> dict:
     """One job with the fields of apis.md section 2.3 (HTML description with a tracking pixel)."""
     title = title or TITLES[i % len(TITLES)][0]
     return {
@@ -249,7 +259,7 @@ def remotive_job(i: int, *, title: str | None = None, region: str = "USA Only",
         "category": "Software Development",
         "tags": ["python", "AWS", ""],
         "job_type": "full_time",
-        "publication_date": published,
+        "publication_date": published or f"{days_ago(1)}T09:41:27",
         "candidate_required_location": region,
         "salary": "$140k - $170k",
         "description": description or (

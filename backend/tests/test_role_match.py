@@ -60,3 +60,12 @@ def test_matches_query_role_level_and_place():
                              IngestionQuery(location="Dallas, TX", remote="exclude"))
     assert not matches_query(posting(), IngestionQuery(remote="only"))
     assert matches_query(posting(level_bucket="intern"), IngestionQuery(level="any"))
+
+
+def test_matches_query_keeps_the_date_window():
+    from datetime import date
+    q = IngestionQuery(days=7)
+    today = date(2026, 11, 26)
+    assert matches_query(posting(date_posted="2026-11-19"), q, today)
+    assert not matches_query(posting(date_posted="2026-11-18"), q, today)
+    assert matches_query(posting(date_posted=None), q, today)

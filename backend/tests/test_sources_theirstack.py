@@ -133,7 +133,7 @@ def test_normalize_maps_fields_per_the_spec():
     assert p.url == "https://boards.greenhouse.io/company1/jobs/7400001"
     assert (p.title, p.company, p.location) == (job["job_title"], "Company 1", "Austin, TX, United States")
     assert (p.country_code, p.region_code, p.city, p.remote) == ("US", "TX", "Austin", False)
-    assert p.date_posted == "2026-11-24" and p.discovered_at == "2026-11-24T01:02:41Z"
+    assert p.date_posted == job["date_posted"] and p.discovered_at == f"{job['date_posted']}T01:02:41Z"
     assert json.loads(p.raw_json) == job
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlsplit, urlunsplit
 
 ROLE_BUCKETS = (
@@ -97,3 +98,9 @@ def canonical_url(url: str) -> str:
     query = "&".join(pair for pair in parts.query.split("&")
                      if pair and not pair.lower().startswith("utm_"))
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, query, ""))
+
+
+def date_window(days: int, today: date | None = None) -> tuple[str, str]:
+    """(from, to) ISO dates of "the last N days" in UTC, both inclusive."""
+    today = today or datetime.now(timezone.utc).date()
+    return (today - timedelta(days=days)).isoformat(), today.isoformat()

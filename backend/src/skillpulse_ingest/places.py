@@ -113,7 +113,7 @@ def _parse(text: str) -> Place:
         candidates = [countries and next(iter(countries))] if len(countries) == 1 else list(HOME_REGIONS)
         for country in candidates:
             code = t.subdivisions.get(country, {}).get(lowered[-1])
-            if code and (len(parts) > 1 or len(lowered[-1]) > 2 or countries):
+            if code:
                 region, countries = code, frozenset([country])
                 lowered.pop()
                 break

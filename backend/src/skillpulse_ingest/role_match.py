@@ -8,8 +8,9 @@ then settles conflicts the way taxonomy.md says.
 from __future__ import annotations
 
 import re
+from datetime import date
 
-from .models import IngestionQuery, JobPosting
+from .models import IngestionQuery, JobPosting, date_window
 from .places import parse_place, place_contains, scope_covers
 from .text import to_plain_text
 
@@ -257,11 +258,16 @@ def classify(title: str, description: str = "") -> tuple[str, str]:
     return classify_role(title, description), classify_level(title, description)
 
 
-def matches_query(posting: JobPosting, query: IngestionQuery) -> bool:
-    """True when a classified posting answers the query (role, level, location, remote)."""
+def matches_query(posting: JobPosting, query: IngestionQuery, today: date | None = None) -> bool:
+    """True when a classified posting answers the query (role, level, window, location, remote).
+
+    A posting without a date is kept: the source gave none, and the API filtered on its own dates.
+    """
     if query.role != "any" and posting.role_bucket != query.role:
         return False
     if query.level != "any" and posting.level_bucket != query.level:
+        return False
+    if posting.date_posted and posting.date_posted < date_window(query.days, today)[0]:
         return False
     return matches_location(posting, query.location, query.remote)
 

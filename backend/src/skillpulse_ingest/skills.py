@@ -7,6 +7,7 @@ on those hits only. Rules: skills.md sections 3 and 4.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from dataclasses import dataclass, field
@@ -50,7 +51,9 @@ class Alias:
 class Catalog:
     skills: dict[str, Skill]
     aliases: dict[str, list[Alias]]      # lower-cased, single-spaced text -> its forms
-    pattern: re.Pattern = field(repr=False)
+    pattern: re.Pattern = field(repr=False)  # matches lower-cased text
+    plain: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)  # keys that need no checks
+    key_ids: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)  # every id a key can yield
 
 
 def load_catalog(text: str | None = None) -> Catalog:
@@ -77,7 +80,10 @@ def load_catalog(text: str | None = None) -> Catalog:
             unknown = [i for i in alias.also if i not in skills]
             if unknown:
                 raise CatalogError(f"alias {alias.text!r} yields unknown ids {unknown}")
-    return Catalog(skills, aliases, _compile(aliases))
+    plain = {key: forms[0].ids for key, forms in aliases.items()
+             if not any(f.needs_context or f.case_sensitive or f.blocked_after or f.blocked_before for f in forms)}
+    key_ids = {key: frozenset(i for f in forms for i in f.ids) for key, forms in aliases.items()}
+    return Catalog(skills, aliases, _compile(aliases), plain, key_ids)
 
 
 def _entry_aliases(entry: dict) -> list[Alias]:
@@ -119,6 +125,9 @@ def _key(text: str) -> str:
 
 # ---- the single pattern -----------------------------------------------------------------
 
+_PROPER_NAME_AFTER = r"\s+(?:ventures|capital|park|stadium|arena|tower|foundation)\b"
+
+
 def _compile(aliases: dict[str, list[Alias]]) -> re.Pattern:
     """A regex trie of every alias: branches share prefixes, longer forms are tried first."""
     trie: dict = {}
@@ -130,7 +139,8 @@ def _compile(aliases: dict[str, list[Alias]]) -> re.Pattern:
     body = _trie_regex(trie)
     # Boundaries (skills.md 4.1): no letter, digit, _ or hashtag before; none of those, nor + or #,
     # after; a "." followed by a letter continues the token ("Node" never inside "Node.js").
-    return re.compile(rf"(?<![\w#@$])(?<!\w\.)(?:{body})(?![\w+#])(?!\.\w)", re.I)
+    # Names of investors and places ("Snowflake Ventures", "Oracle Park") are blocked here too.
+    return re.compile(rf"(?<![\w#@$])(?<!\w\.)(?:{body})(?![\w+#])(?!\.\w)(?!{_PROPER_NAME_AFTER})")
 
 
 def _trie_regex(node: dict) -> str:
@@ -165,23 +175,25 @@ _LIST_BEFORE = re.compile(r"(?:[,/;|&(+•*]|\band|\bor|\bplus|^\s*-|\n\s*-)\s*$
 _LIST_AFTER = re.compile(r"^\s*(?:[,/;|&)+]|\band\b|\bor\b|\bplus\b|$|\n)", re.I)
 _HYPHEN_BEFORE = re.compile(r"\w-$")
 _HYPHEN_AFTER = re.compile(r"^-\w")
-_GLOBAL_BLOCK_AFTER = re.compile(r"\s+(?:ventures|capital|park|stadium|arena|tower|foundation)\b", re.I)
-_SEGMENT_END = re.compile(r"\n|[.!?;](?=\s)")
+_SEGMENT_END = re.compile(r"[\n.!?;](?:(?<=\n)|(?=\s))")
 # Sentences about applying or perks name tools (Word, GitHub, Windows) that are not asks.
 _NOT_AN_ASK = re.compile(
     r"\b(?:to\s+apply|how\s+to\s+apply|apply\s+(?:now|here|today|via|through|by|at|online)|"
     r"send\s+(?:us\s+)?(?:your|a)\s+(?:r[ée]sum[ée]|cv|application)|r[ée]sum[ée]|cover\s+letter|"
     r"laptop|macbook|equipment|perks?|stipend|home\s+office|your\s+(?:github|gitlab|portfolio)\s+profile|"
-    r"link\s+(?:to\s+)?your|pick\s+your|choice\s+of\s+(?:laptop|hardware|os|operating))", re.I)
+    r"link\s+(?:to\s+)?your|pick\s+your|choice\s+of\s+(?:laptop|hardware|os|operating))")  # on lower-cased text
+
+
+_NOT_AN_ASK_TRIGGERS = ("apply", "sum", "cv", "cover letter", "laptop", "macbook", "equipment", "perk",
+                        "stipend", "home office", "profile", "link", "pick your", "choice of")
 
 
 @dataclass
 class _Hit:
     start: int
-    end: int
-    matched: str
-    forms: list[Alias]
-    ids: tuple[str, ...] = ()
+    ids: tuple[str, ...]
+    end: int = 0
+    forms: list[Alias] = field(default_factory=list)
     exact_case: bool = True
 
 
@@ -193,76 +205,118 @@ def extract_skills(title: str | None, description: str | None = "", *, prepared:
 
 
 def _ids(text: str, cat: Catalog) -> set[str]:
-    confirmed: list[_Hit] = []
-    pending: list[_Hit] = []
-    for m in cat.pattern.finditer(text):
-        hit = _resolve(m, text, cat)
-        if hit is None:
-            continue
-        (pending if not hit.ids else confirmed).append(hit)
-    segments = _Segments(text) if (pending or confirmed) else None
-    if pending:
-        _settle_ambiguous(text, pending, confirmed, segments)
+    lowered = _lower_same_length(text)
+    spans = _non_ask_spans(lowered)
+    if spans:
+        text, lowered = _blank(text, spans), _blank(lowered, spans)
+    segment_ends = [m.end() for m in _SEGMENT_END.finditer(lowered)]
     found: set[str] = set()
-    for hit in confirmed:
-        if not segments.not_an_ask(hit.start):
-            found.update(hit.ids)
+    anchored: set[int] = set()              # segments holding a confirmed hit
+    waiting: dict[int, list[_Hit]] = {}     # list items waiting for an anchor in their segment
+    plain, key_ids, bisect_right = cat.plain, cat.key_ids, bisect.bisect_right
+    for m in cat.pattern.finditer(lowered):
+        key = m.group()
+        segment = bisect_right(segment_ends, m.start())
+        ids = plain.get(key)
+        if ids is None:
+            if key_ids[" ".join(key.split())] <= found:
+                ids = ()  # named and confirmed already: only its role as a list anchor is left
+            else:
+                hit = _resolve(m, text, cat)
+                if hit is None:
+                    continue
+                if hit.ids or _passes_alone(text, hit):
+                    ids = hit.ids or hit.forms[0].ids
+                elif _in_a_list(text, hit):
+                    if segment in anchored:
+                        found.update(hit.forms[0].ids)
+                    else:
+                        waiting.setdefault(segment, []).append(hit)
+                    continue
+                else:
+                    continue
+        found.update(ids)
+        anchored.add(segment)
+        if waiting and segment in waiting:
+            for item in waiting.pop(segment):
+                found.update(item.forms[0].ids)
     return found
 
 
-def _resolve(m: re.Match, text: str, cat: Catalog) -> _Hit | None:
+def _lower_same_length(text: str) -> str:
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)  # e.g. "İ" lowers to two
+
+
+def _non_ask_spans(lowered: str) -> list[tuple[int, int]]:
+    """Spans of the sentences about applying or perks, which name tools that are not asks."""
+    if not any(trigger in lowered for trigger in _NOT_AN_ASK_TRIGGERS):
+        return []
+    spans: list[tuple[int, int]] = []
+    for m in _NOT_AN_ASK.finditer(lowered):
+        start = max(lowered.rfind("\n", 0, m.start()), _last_sentence_end(lowered, m.start())) + 1
+        end = _SEGMENT_END.search(lowered, m.end())
+        spans.append((max(start, spans[-1][1] if spans else 0), end.end() if end else len(lowered)))
+    return spans
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    pieces, last = [], 0
+    for start, end in spans:
+        pieces += [text[last:start], " " * (end - start)]
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _last_sentence_end(text: str, pos: int) -> int:
+    best = -1
+    for mark in ". ", "! ", "? ", "; ":
+        best = max(best, text.rfind(mark, 0, pos))
+    return best
+
+
+def _resolve(m: re.Match, text: str, cat: Catalog) -> "_Hit | None":
     """The forms a match can be; plain forms confirm it at once, ambiguous ones wait for context."""
-    matched = m.group()
-    forms = cat.aliases[_key(matched)]
     start, end = m.span()
+    matched = " ".join(text[start:end].split())
+    forms = cat.aliases[_key(matched)]
     after = text[end:end + 40]
-    if _GLOBAL_BLOCK_AFTER.match(after):
-        return None
-    exact = [f for f in forms if f.text == " ".join(matched.split())]
-    for form in forms:
-        if form.needs_context:
-            continue
-        if form.case_sensitive and form not in exact:
-            continue
-        if form.blocked_after and form.blocked_after.match(after):
-            return None
-        if form.blocked_before and form.blocked_before.search(text[max(0, start - 40):start]):
-            return None
-        return _Hit(start, end, matched, [form], form.ids)
-    ambiguous = [f for f in forms if f.needs_context]
-    if not ambiguous:
-        return None
-    if _HYPHEN_AFTER.match(after) or _HYPHEN_BEFORE.search(text[max(0, start - 2):start]):
-        return None
     before = text[max(0, start - 40):start]
-    ambiguous = [f for f in ambiguous if not (f.blocked_after and f.blocked_after.match(after))
-                 and not (f.blocked_before and f.blocked_before.search(before))]
+    exact = [f for f in forms if f.text == matched]
+    for form in forms:
+        if form.needs_context or (form.case_sensitive and form not in exact):
+            continue
+        if _blocked(form, before, after):
+            return None
+        return _Hit(start, form.ids)
+    if _HYPHEN_AFTER.match(after) or _HYPHEN_BEFORE.search(before[-2:]):
+        return None
+    ambiguous = [f for f in forms if f.needs_context and not _blocked(f, before, after)]
     if not ambiguous:
         return None
     exact_forms = [f for f in ambiguous if f in exact]
-    return _Hit(start, end, matched, exact_forms or ambiguous, exact_case=bool(exact_forms))
+    return _Hit(start, (), end, exact_forms or ambiguous, bool(exact_forms))
 
 
-def _settle_ambiguous(text: str, pending: list[_Hit], confirmed: list[_Hit], segments: "_Segments") -> None:
-    """skills.md 4.3: a cue after or before (exact case), a field label, or a list with a confirmed hit."""
-    listy = []
-    for hit in pending:
-        form = hit.forms[0]
-        before = text[max(0, hit.start - 60):hit.start]
-        if _LABEL_BEFORE.search(before) or (hit.exact_case and (_cue_after(text, hit, form) or _CUE_BEFORE.search(before))):
-            hit.ids = form.ids
-            confirmed.append(hit)
-        elif _LIST_BEFORE.search(before) or _LIST_AFTER.match(text[hit.end:hit.end + 10]):
-            listy.append(hit)
-    changed = True
-    while listy and changed:
-        changed = False
-        for hit in list(listy):
-            if any(segments.same(hit.start, other.start) for other in confirmed):
-                hit.ids = hit.forms[0].ids
-                confirmed.append(hit)
-                listy.remove(hit)
-                changed = True
+def _blocked(form: Alias, before: str, after: str) -> bool:
+    return bool((form.blocked_after and form.blocked_after.match(after)) or
+                (form.blocked_before and form.blocked_before.search(before)))
+
+
+def _passes_alone(text: str, hit: _Hit) -> bool:
+    """skills.md 4.3 rules 2-4: a cue after or before it (in the case shown), or a field label."""
+    before = text[max(0, hit.start - 30):hit.start]
+    if ":" in before and _LABEL_BEFORE.search(text[max(0, hit.start - 60):hit.start]):
+        return True
+    return hit.exact_case and (_cue_after(text, hit, hit.forms[0]) or bool(_CUE_BEFORE.search(before)))
+
+
+def _in_a_list(text: str, hit: _Hit) -> bool:
+    return bool(_LIST_BEFORE.search(text[max(0, hit.start - 8):hit.start]) or
+                _LIST_AFTER.match(text[hit.end:hit.end + 10]))
 
 
 def _cue_after(text: str, hit: _Hit, form: Alias) -> bool:
@@ -272,32 +326,3 @@ def _cue_after(text: str, hit: _Hit, form: Alias) -> bool:
     first = m.group(1).lower().rstrip(".,")
     two = f"{first} {(m.group(2) or '').lower().rstrip('.,')}".strip()
     return first in _CUES_AFTER or first in form.context_after or two in form.context_after
-
-
-class _Segments:
-    """Lines and sentences of a text, for "same list" and "not an ask" tests."""
-
-    def __init__(self, text: str):
-        self.text = text
-        self.ends = [m.end() for m in _SEGMENT_END.finditer(text)] + [len(text) + 1]
-        self._asks: dict[int, bool] = {}
-
-    def index(self, pos: int) -> int:
-        lo, hi = 0, len(self.ends) - 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.ends[mid] <= pos:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
-
-    def same(self, a: int, b: int) -> bool:
-        return self.index(a) == self.index(b)
-
-    def not_an_ask(self, pos: int) -> bool:
-        i = self.index(pos)
-        if i not in self._asks:
-            start = self.ends[i - 1] if i else 0
-            self._asks[i] = bool(_NOT_AN_ASK.search(self.text, start, self.ends[i]))
-        return self._asks[i]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from .models import JobPosting
+from .models import JobPosting, date_window
 from .places import WORLDWIDE, Place, place_label
 
 SCHEMA_VERSION = 1
@@ -106,10 +106,7 @@ class PostingFilter:
 
     @property
     def window(self) -> tuple[str, str] | None:
-        if self.days is None:
-            return None
-        today = self.today or datetime.now(timezone.utc).date()
-        return (today - timedelta(days=self.days)).isoformat(), today.isoformat()
+        return None if self.days is None else date_window(self.days, self.today)
 
 
 class SQLiteStore:

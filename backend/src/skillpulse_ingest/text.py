@@ -18,8 +18,7 @@ _URL = re.compile(r"\b(?:https?://|ftp://|www\.)\S+", re.I)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _PATH = re.compile(r"(?<![\w.])(?:\.{0,2}/)?(?:[\w.-]+/)+[\w.-]+\.(?:png|jpe?g|gif|svg|webp|pdf|html?|php|aspx?)\b", re.I)
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
-_SPACES = re.compile(r"[^\S\n]+")
-_BLANK_LINES = re.compile(r"\s*\n\s*")
+_FILE_ENDINGS = (".png", ".jp", ".gif", ".svg", ".webp", ".pdf", ".htm", ".php", ".asp")
 
 
 def to_plain_text(text: str | None) -> str:
@@ -41,11 +40,15 @@ def to_plain_text(text: str | None) -> str:
     if "](" in text:
         text = _MD_IMAGE.sub(" ", text)
         text = _MD_LINK.sub(r"\1", text)
-    text = _URL.sub(" ", text)
+    # Each substitution runs only when a cheap substring test says it can match: this is a hot path.
+    lowered = text.lower()
+    if "://" in text or "www." in lowered:
+        text = _URL.sub(" ", text)
     if "@" in text:
         text = _EMAIL.sub(" ", text)
-    if "/" in text:
+    if "/" in text and any(ending in lowered for ending in _FILE_ENDINGS):
         text = _PATH.sub(" ", text)
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
-    text = _SPACES.sub(" ", text)
-    return _BLANK_LINES.sub("\n", text).strip()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    lines = (" ".join(line.split()) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)

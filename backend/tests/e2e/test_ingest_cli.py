@@ -4,7 +4,7 @@ import json
 import sqlite3
 
 from conftest import run_cli
-from fakeapi import API_KEY, REMOTIVE_PATH, THEIRSTACK_PATH, remotive_job, theirstack_job
+from fakeapi import API_KEY, RECENT, REMOTIVE_PATH, THEIRSTACK_PATH, days_ago, remotive_job, theirstack_job
 from skillpulse_ingest.models import canonical_url, posting_id
 
 
@@ -37,7 +37,7 @@ def test_theirstack_two_pages_stores_exactly_the_matching_postings(api, db):
         assert "utm_source" not in url and row["url"] == url
         assert row["id"] == posting_id("theirstack", url)
         assert (row["role_bucket"], row["level_bucket"]) == ("backend", "entry")
-        assert row["date_posted"] == "2026-11-24"
+        assert row["date_posted"] == RECENT
         assert row["location"] == "Dallas, TX, United States"
         assert row["remote"] == 0
         assert json.loads(row["raw_json"]) == job
@@ -92,7 +92,7 @@ def test_remotive_ingest_and_rerun(api, db):
     row = next(r for r in stored if r["source_id"] == "2091000")
     assert row["url"] == "https://remotive.com/remote-jobs/software-development/job-2091000"
     assert row["company"] == "Remote Co 0" and row["remote"] == 1
-    assert row["location"] == "Remote (USA Only)" and row["date_posted"] == "2026-11-25"
+    assert row["location"] == "Remote (USA Only)" and row["date_posted"] == days_ago(1)
     assert len(api.calls(REMOTIVE_PATH)) == 1
 
     second = run_cli("ingest", "--source", "remotive", "--role", "backend", "--db", db, "--json",
@@ -126,20 +126,20 @@ def test_dry_run_writes_nothing(api, db):
 
 
 def test_inspect_shows_newest_postings_as_a_table_and_scripts_match(api, db):
-    api.remotive_jobs = [remotive_job(i, published=f"2026-11-{10 + i:02d}T08:00:00") for i in range(12)]
+    api.remotive_jobs = [remotive_job(i, published=f"{days_ago(20 - i)}T08:00:00") for i in range(12)]
     assert run_cli("ingest", "--source", "remotive", "--db", db, env=api.env()).returncode == 0
     table = run_cli("inspect", "--db", db, "--limit", 3, "--format", "table")
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["date_posted", "source", "role_bucket", "level_bucket", "title", "company",
                                 "location"]
-    assert len(lines) == 5 and lines[2].startswith("2026-11-21") and lines[4].startswith("2026-11-19")
+    assert len(lines) == 5 and lines[2].startswith(days_ago(9)) and lines[4].startswith(days_ago(11))
 
     script = run_cli("--db", db, "--limit", 3, "--format", "table", script="inspect_db.py")
     assert script.returncode == 0 and script.stdout == table.stdout
 
     as_json = json.loads(run_cli("inspect", "--db", db, "--limit", 2, "--format", "json").stdout)
-    assert [r["date_posted"] for r in as_json] == ["2026-11-21", "2026-11-20"]
+    assert [r["date_posted"] for r in as_json] == [days_ago(9), days_ago(10)]
 
 
 def test_ingest_script_accepts_the_same_flags(api, db):

@@ -1,0 +1,114 @@
+"""The JSON contract: examples and real output validate against the published schemas."""
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from fakeapi import theirstack_job
+from skillpulse_ingest.insights import skill_insights
+from skillpulse_ingest.models import IngestionQuery
+from skillpulse_ingest.pipeline import run_ingest
+from skillpulse_ingest.sources.theirstack import normalize
+from skillpulse_ingest.storage_sqlite import SQLiteStore
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+NAMES = ("ingest_query", "job_posting", "skill_insights_response")
+
+
+def validator(name: str) -> Draft202012Validator:
+    schemas = {p.name: json.loads(p.read_text()) for p in (DOCS / "schemas").glob("*.json")}
+    registry = Registry().with_resources(
+        [(n, Resource.from_contents(s)) for n, s in schemas.items()] +
+        [(s["$id"], Resource.from_contents(s)) for s in schemas.values()])
+    schema = schemas[f"{name}.schema.json"]
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, registry=registry)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_examples_are_valid(name):
+    validator(name).validate(json.loads((DOCS / "examples" / f"{name}.json").read_text()))
+
+
+def test_schema_rejects_a_wrong_bucket():
+    bad = json.loads((DOCS / "examples" / "skill_insights_response.json").read_text())
+    bad["filters"]["role"] = "wizard"
+    assert list(validator("skill_insights_response").iter_errors(bad))
+
+
+def test_query_to_dict_is_valid():
+    validator("ingest_query").validate(IngestionQuery(location="Dallas, TX", role="backend").to_dict())
+
+
+class Rows:
+    name = "theirstack"
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def pages(self, query, state):
+        yield self.rows
+
+    def normalize(self, row):
+        return normalize(row)
+
+
+@pytest.fixture
+def filled(db):
+    rows = [theirstack_job(i, date_posted="2026-11-20") for i in range(60)]
+    rows += [theirstack_job(100 + i, date_posted="2026-08-01") for i in range(5)]  # outside the window
+    # fixed dates: these tests pin "now" to NOW, so the window is always 2026-10-27..2026-11-26
+    with SQLiteStore.open(db) as store:
+        run_ingest(IngestionQuery(days=3650), Rows(rows), store)
+    return db
+
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+
+
+def test_real_insights_are_valid_and_follow_the_rules(filled):
+    with SQLiteStore.open(filled, readonly=True) as store:
+        response = skill_insights(store, location="Dallas, TX", role="backend", level="entry", top=5, now=NOW)
+    validator("skill_insights_response").validate(response)
+    assert response["title"] == "Top skills for entry-level backend jobs in Dallas, TX"
+    assert response["window"] == {"days": 30, "from": "2026-10-27", "to": "2026-11-26"}
+    total = response["totals"]["postings_count"]
+    assert total > 0 and len(response["skills"]) == 5
+    counts = [(-s["count"], s["id"]) for s in response["skills"]]
+    assert counts == sorted(counts)
+    for s in response["skills"]:
+        assert s["pct"] == round(s["count"] / total * 100, 1)
+    assert response["subtitle"] == (f"Based on {total} postings from {response['totals']['unique_companies_count']} "
+                                    f"companies in the last 30 days")
+
+
+def test_no_location_says_united_states_only_for_us_only_data(filled):
+    with SQLiteStore.open(filled, readonly=True) as store:
+        assert skill_insights(store, now=NOW)["title"] == "Top skills for tech jobs in the United States"
+
+
+def test_empty_result_is_still_valid(filled):
+    with SQLiteStore.open(filled, readonly=True) as store:
+        response = skill_insights(store, location="Berlin, Germany", role="ml", level="intern", now=NOW)
+    validator("skill_insights_response").validate(response)
+    assert response["totals"] == {"postings_count": 0, "unique_companies_count": 0, "postings_with_skills": 0}
+    assert response["skills"] == [] and response["sources"] == []
+    assert response["title"] == "Top skills for machine learning internships in Berlin, Germany"
+
+
+def test_cli_outputs_validate(filled):
+    run = lambda *a: subprocess.run([sys.executable, "-m", "skillpulse_ingest", *a, "--db", str(filled)],
+                                    capture_output=True, text=True, check=True).stdout
+    validator("skill_insights_response").validate(json.loads(run("insights", "--role", "backend", "--days", "3650")))
+    postings = json.loads(run("inspect", "--format", "json", "--limit", "5"))
+    assert len(postings) == 5
+    for posting in postings:
+        validator("job_posting").validate(posting)
+    for r in json.loads(run("runs", "--format", "json")):
+        validator("ingest_query").validate(json.loads(r["query_json"]))
