@@ -49,7 +49,8 @@ _ROLE_SIGNALS: dict[str, str] = {
         machine[\s-]learning | \bml\b | \bmlops\b | \bai\b | a\.i\. | artificial\s+intelligence
       | data\s+scien | deep\s+learning | \bnlp\b | natural\s+language | computer\s+vision
       | applied\s+scien | research\s+scien | \bllm | generative | gen\s?ai | prompt\s+engineer
-      | kecerdasan | cient[ií]fic[oa]\s+de\s+datos | datenwissenschaft | perception | reinforcement
+      | kecerdasan | cient[ií]fic[oa]\s+de\s+datos | ciencia\s+de\s+datos | ci[eê]ncia\s+de\s+dados
+      | datenwissenschaft | perception | reinforcement
     """,
     "data": r"""
         \bdata\b(?!\s+(?:entry|center|centre|protection|privacy))(?:\s+\w+)?\s*
@@ -59,18 +60,13 @@ _ROLE_SIGNALS: dict[str, str] = {
       | big\s+data | data\s*-?\s*engineer | datenanalyst | dateningenieur | analista\s+de\s+datos
       | ingeniero\s+de\s+datos | engenheir[oa]\s+de\s+dados | analista\s+de\s+dados | data\s+analyst
       | \bsql\s+developer | tableau | power\s*bi | snowflake | \bdbt\b | reporting\s+(?:developer|analyst)
+      | (?:head|director|vp|vice\s+president|chief)\s*(?:of|,)?\s+data\b(?!\s+scien) | chief\s+data\s+officer
     """,
     "security": r"""
-        secur | \bappsec\b | penetration | pentest | \bsoc\b | infosec | \bciso\b | offensive
+        secur | cyber | \bappsec\b | penetration | pentest | \bsoc\b | infosec | \bciso\b | offensive
       | threat | vulnerabilit | red\s+team | blue\s+team | incident\s+respon | \biam\b | identity\s+(?:and|&)\s+access
-      | cryptograph | malware | detection\s+engineer | sicherheit | seguridad | s[ée]curit[ée]
-    """,
-    "devops": r"""
-        dev\s*-?\s*ops | \bsre\b | site\s+reliability | reliability\s+engineer | platform
-      | cloud | infrastructure | infra\b | \bdba\b | database\s+admin | release\s+engineer
-      | build\s+engineer | systems?\s+(?:engineer|administrator|admin) | sysadmin | network\s+engineer
-      | kubernetes | devsecops | observability | production\s+engineer | linux\s+engineer
-      | administrador\s+de\s+sistemas | systemadministrator | ingeniero\s+cloud
+      | cryptograph | malware | detection\s+engineer | sicherheit | seguridad | s[ée]curit[ée] | devsecops
+      | \bciso\b | chief\s+information\s+security
     """,
     "qa": r"""
         \bqa\b | \bq\.a\. | quality\s+assurance | \bsdet\b | \bset\b | test\s+automation | automation\s+test
@@ -81,6 +77,13 @@ _ROLE_SIGNALS: dict[str, str] = {
         embedded | firmware | \bfpga\b | \basic\b | \brtos\b | microcontroller | device\s+driver
       | kernel | low[\s-]level | bare[\s-]metal | eingebettete | embarcad | embarqu
     """,
+    "devops": r"""
+        dev\s*-?\s*ops | \bsre\b | site\s+reliability | reliability\s+engineer | platform
+      | cloud | infrastructure | infra\b | \bdba\b | database\s+admin | release\s+engineer
+      | build\s+engineer | systems?\s+(?:engineer|administrator|admin) | sysadmin | network\s+engineer
+      | kubernetes | devsecops | observability | production\s+engineer | linux\s+engineer
+      | administrador\s+de\s+sistemas | systemadministrator | ingeniero\s+cloud
+    """,
     "mobile": r"""
         \bios\b | android | mobile | react\s+native | flutter | swift | kotlin | xamarin | \bm[oó]vil\b
     """,
@@ -88,7 +91,7 @@ _ROLE_SIGNALS: dict[str, str] = {
         front[\s-]?end | \bui\b(?!\s*/\s*ux\s+designer) | user\s+interface | react(?!\s+native)
       | angular | \bvue | svelte | next\.?js | javascript | typescript | web\s+developer | web\s+engineer
       | web\s+(?:designer\s+and\s+)?developer | \bcss\b | html | (?:d[ée]veloppeur(?:se)?|developer|engineer)\s+front\b
-      | \(front\)
+      | \(front\) | (?:d[ée]veloppeu(?:r|se)|desarrollador(?:a)?|desenvolvedor(?:a)?|entwickler)\s+web | web-?entwickler
     """,
     "backend": r"""
         back[\s-]?end | server[\s-]side | \bapi\b | \bapis\b | \bjava\b(?!script) | golang | \bgo\b\s+(?:developer|engineer)
@@ -103,8 +106,10 @@ _ROLE_SIGNALS: dict[str, str] = {
       | \bsde\b | \bswe\b | \bsde\s*-?\s*(?:i{1,3}|[1-5])\b | coder | coding | engineering\s+manager | \bcto\b
       | technical\s+staff | (?:head|director|vp|vice\s+president)\s+of\s+engineering | engineering\s+(?:lead|director)
       | engineer | ingenieur | ingeniero | ing[ée]nieur | engenheir | entwickler | desarrollador
-      | d[ée]veloppeu | desenvolvedor | informatiker | tech\s+lead | architect | \bit\b | application
+      | d[ée]veloppeu | desenvolvedor | informatiker | fachinformatiker | softwareentwickl | anwendungsentwickl
+      | tech\s+lead | architect | \bit\b | application
       | technologist | hacker | computer\s+scien | informatica | inform[aá]tic
+      | chief\s+(?:technology|technical)\s+officer
     """,
 }
 ROLE_PRIORITY = tuple(_ROLE_SIGNALS)
@@ -117,9 +122,8 @@ _LEVEL_SIGNALS: dict[str, str] = {
       | pasant[ií]a | pasante | student
     """,
     "entry": r"""
-        junior | \bjr\b | j[uú]nior | entry[\s-]?level | \bentry\b | new\s+grad | graduate | \bgrad\b
-      | early[\s-]career | associate\s+(?:software|engineer|developer|data|web|frontend|backend|
-           full|mobile|qa|devops|cloud|ml|machine|security|systems|it|programmer|application)
+        junior | \bjr\b | j[uú]nior | entry[\s-]?level | new\s+grad | graduate | \bgrad\b
+      | early[\s-]career | \bassociate\s+(?!director|manager|partner|vice|vp|principal|general\s+counsel|dean|professor)\w
       | berufseinsteiger | einsteiger | d[ée]butant | reci[ée]n\s+(?:egresado|graduado) | rec[ée]m[\s-]formado
       | \blevel\s+(?:i|1)\b | \bl[12]\b | 0\s*-\s*[12]\s+years
     """,
@@ -135,10 +139,11 @@ _LEVEL_SIGNALS: dict[str, str] = {
     "lead": r"""
         \blead\b(?!\s+generation) | \bleads\b | tech\s+lead | team\s+lead | \bstaff\b(?!\s+(?:accountant|nurse|
             writer|attorney|pharmacist|auditor|assistant|physician|member|augmentation|accounting))
-      | principal | distinguished | architect | \bfellow\b | \bl[6-9]\b | teamleiter | l[ií]der | leitend
+      | principal | distinguished | (?<!landscape\s)(?<!solutions\s)(?<!solution\s)(?<!interior\s)(?<!building\s)architect
+      | \bfellow\b | \bl[6-9]\b | teamleiter | l[ií]der | leitend
     """,
     "manager": r"""
-        manager | management | director | head\s+of | \bvp\b | vice\s+president | \bcto\b | \bcio\b
+        manager | management | director | head\s+of | \bvp\b | \bciso\b | \bcdo\b | vice\s+president | \bcto\b | \bcio\b
       | \bchief\b | \bceo\b | gerente | jefe | leiter(?!in\s+des) | leiterin | responsable | gerente
       | directeur | diretor | coordenador | supervisor
     """,
@@ -147,18 +152,21 @@ LEVEL_RANK = {"intern": 0, "entry": 1, "mid": 2, "senior": 3, "lead": 4, "manage
 
 # Ladders: "SDE II", "Software Engineer 2", "Engineer IV", "Developer I/II".
 _LADDER = re.compile(
-    r"\b(?:engineer|developer|sde|swe|analyst|scientist|programmer|administrator|architect|"
+    r"(?<![a-z])(?:engineer|developer|sde|swe|analyst|scientist|programmer|administrator|architect|"
     r"specialist|tester|dba|consultant|entwickler|ingeniero|desarrollador)\s*-?\s*"
     r"((?:i{1,3}|iv|v|vi|[1-6])(?:\s*/\s*(?:i{1,3}|iv|v|vi|[1-6]))*)\b(?!\s*(?:\+|years|yrs|\.\d))"
 )
+_TRAILING_NUMERAL = re.compile(r"\s(ii|iii|iv|v)\s*(?:$|[-|(,])")
 _LADDER_LEVEL = {"i": "entry", "1": "entry", "ii": "mid", "2": "mid"}
 _MTS = re.compile(r"member\s+of\s+(?:the\s+)?technical\s+staff")
 _NOISE = re.compile(r"\((?:[mwfdhx]\s*/\s*)+[mwfdhx]\)|\b[mwfh]\s*/\s*[mwfh](?:\s*/\s*[dx])?\b|\([^)]*remote[^)]*\)", re.I)
 
 
 def _compile(signals: dict[str, str]) -> re.Pattern:
-    alternatives = (f"(?P<{name}>{pattern})" for name, pattern in signals.items())
-    return re.compile("|".join(alternatives), re.X | re.I)
+    """One pattern for all buckets over lower-cased text: scanned once, leftmost signal first.
+    Signals start at a word start, which lets the scan skip most positions quickly."""
+    alternatives = "|".join(f"(?P<{name}>{pattern})" for name, pattern in signals.items())
+    return re.compile(rf"(?<![a-z0-9])(?:{alternatives})", re.X)
 
 
 _ROLE_RE = _compile(_ROLE_SIGNALS)
@@ -170,12 +178,17 @@ def _signals(pattern: re.Pattern, text: str) -> set[str]:
 
 
 def _clean_title(title: str) -> str:
-    return _NOISE.sub(" ", title or "").lower()
+    title = (title or "").lower()
+    return _NOISE.sub(" ", title) if ("/" in title or "remote" in title) else title
 
 
 def classify_role(title: str, description: str = "") -> str:
     """One role bucket. The title decides; the description only refines `general`."""
-    found = _signals(_ROLE_RE, _clean_title(title))
+    return _role(_clean_title(title), description)
+
+
+def _role(cleaned: str, description: str) -> str:
+    found = _signals(_ROLE_RE, cleaned)
     if "other" in found:
         return "other"
     for bucket in ROLE_PRIORITY[1:]:
@@ -218,12 +231,16 @@ def _role_from_description(description: str) -> str | None:
 
 def classify_level(title: str, description: str = "") -> str:
     """One level bucket: title signals first (higher rank wins), then years of experience."""
-    cleaned = _clean_title(title)
-    cleaned = _MTS.sub(" ", cleaned)
+    return _level(_clean_title(title), description)
+
+
+def _level(cleaned: str, description: str) -> str:
+    if "technical staff" in cleaned:
+        cleaned = _MTS.sub(" ", cleaned)
     found = _signals(_LEVEL_RE, cleaned)
-    for m in _LADDER.finditer(cleaned):
-        for step in re.split(r"\s*/\s*", m.group(1)):
-            found.add(_LADDER_LEVEL.get(step, "senior"))
+    steps = [step for m in _LADDER.finditer(cleaned) for step in re.split(r"\s*/\s*", m.group(1))]
+    steps += [m.group(1) for m in _TRAILING_NUMERAL.finditer(cleaned)]
+    found.update(_LADDER_LEVEL.get(step, "senior") for step in steps)
     if found:
         ranked = max((b for b in found if b != "intern"), key=LEVEL_RANK.__getitem__, default="intern")
         if "intern" in found and LEVEL_RANK[ranked] <= LEVEL_RANK["entry"]:
@@ -255,7 +272,9 @@ def required_years(description: str) -> int | None:
 
 
 def classify(title: str, description: str = "") -> tuple[str, str]:
-    return classify_role(title, description), classify_level(title, description)
+    """(role_bucket, level_bucket) of a posting."""
+    cleaned = _clean_title(title)
+    return _role(cleaned, description), _level(cleaned, description)
 
 
 def matches_query(posting: JobPosting, query: IngestionQuery, today: date | None = None) -> bool:
