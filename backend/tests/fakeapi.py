@@ -44,7 +44,7 @@ class Fault:
     status: int = 503
     headers: dict = field(default_factory=dict)
     body: bytes = b'{"error": {"code": "E-500", "title": "scripted fault"}}'
-    kind: str = "status"          # status | drop | slow | truncated | html | empty
+    kind: str = "status"          # status | drop | slow | truncated | html | empty | pass (serve normally)
 
 
 class FakeJobAPI:
@@ -56,7 +56,7 @@ class FakeJobAPI:
         self.faults: dict[str, deque[Fault]] = {THEIRSTACK_PATH: deque(), REMOTIVE_PATH: deque()}
         self.repeat_pages = False     # answer every page with the first one, forever
         self.slow_seconds = 2.0
-        self.fail_after_pages: int | None = None
+        self.limit_headers: dict = {}  # RateLimit-* headers sent with every TheirStack answer
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -121,12 +121,12 @@ class FakeJobAPI:
         with self._lock:
             self.requests.append(Recorded(method, handler.path, dict(handler.headers), body, time.monotonic()))
             fault = self.faults.get(path) and self.faults[path].popleft()
-        if fault:
+        if fault and fault.kind != "pass":
             return self._fault(handler, fault)
         if path == THEIRSTACK_PATH and method == "POST":
             if handler.headers.get("Authorization") != f"Bearer {self.api_key}":
                 return self._send(handler, 401, {"error": {"code": "E-401", "title": "Invalid API key"}})
-            return self._send(handler, 200, self._theirstack_page(body or {}))
+            return self._send(handler, 200, self._theirstack_page(body or {}), self.limit_headers)
         if path == REMOTIVE_PATH and method == "GET":
             return self._send(handler, 200, {"00-warning": "Remotive main domain moved to remotive.com !",
                                              "0-legal-notice": "Legal warning - Hey, thanks for using Remotive's API",
@@ -165,8 +165,9 @@ class FakeJobAPI:
         ctype = "text/html" if fault.kind == "html" else "application/json"
         self._send_raw(handler, status, body, {"Content-Type": ctype, **fault.headers})
 
-    def _send(self, handler, status: int, payload: dict) -> None:
-        self._send_raw(handler, status, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+    def _send(self, handler, status: int, payload: dict, headers: dict | None = None) -> None:
+        self._send_raw(handler, status, json.dumps(payload).encode(),
+                       {"Content-Type": "application/json", **(headers or {})})
 
     def _send_raw(self, handler, status: int, body: bytes, headers: dict) -> None:
         handler.send_response(status)

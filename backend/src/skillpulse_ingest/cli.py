@@ -13,7 +13,7 @@ from typing import Sequence
 from . import __version__, output
 from .models import LEVEL_BUCKETS, REMOTE_MODES, ROLE_BUCKETS, IngestionQuery, QueryError
 from .insights import skill_insights
-from .pipeline import RunSummary, rebuild_skills, run_ingest
+from .pipeline import RunSummary, next_allowed_call, plan_fetch, rebuild_skills, run_ingest
 from .skills import catalog
 from .places import parse_place
 from .sources import SOURCES, ConfigError, FetchState, HttpSettings, SourceError, get_source
@@ -155,6 +155,20 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
                         help="exponential backoff base between retries (default: 1.0)")
     parser.add_argument("--timeout", type=_positive_float, default=30.0, metavar="SECONDS",
                         help="seconds per HTTP request, connect and read (default: 30)")
+    parser.add_argument("--incremental", action="store_true",
+                        help="fetch only what is new since the last complete run of the same query "
+                             "(TheirStack: by discovery time, excluding stored ids)")
+    parser.add_argument("--full-refresh", action="store_true",
+                        help="with --incremental: ignore the stored marker and fetch the whole window")
+    parser.add_argument("--max-pages", type=_non_negative_int, metavar="N",
+                        help="most requests for pages in this run (default: no limit)")
+    parser.add_argument("--min-interval", type=_non_negative_float, metavar="SECONDS",
+                        help="least time between two requests to the source (default: 0.25 for "
+                             "theirstack, its 4 requests per second; 0 for remotive)")
+    parser.add_argument("--cooldown", type=_non_negative_float, metavar="HOURS",
+                        help="refuse to call the source again within this many hours of the last call "
+                             "(default: 6 for remotive, 0 for theirstack)")
+    parser.add_argument("--force", action="store_true", help="call the source even within --cooldown")
     parser.add_argument("--dry-run", action="store_true", help="fetch, classify and report, but write nothing")
     parser.add_argument("--json", action="store_true", help="print the run summary as one JSON object on stdout")
     parser.set_defaults(handler=cmd_ingest)
@@ -189,22 +203,33 @@ def cmd_ingest(args) -> int:
     query = IngestionQuery(source=args.source, location=args.location, role=args.role, level=args.level,
                            days=args.days, max_results=args.max_results, remote=args.remote)
     source_cls = SOURCES[args.source]
-    settings = HttpSettings(max_retries=args.max_retries, backoff_factor=args.backoff_factor,
-                            timeout=args.timeout, min_interval=source_cls.default_min_interval)
+    settings = HttpSettings(max_retries=args.max_retries, backoff_factor=args.backoff_factor, timeout=args.timeout,
+                            min_interval=_default(args.min_interval, source_cls.default_min_interval))
     source = get_source(args.source, settings)
     path = _db_path(args)
-    store = None
-    if not args.dry_run or path.exists():
-        store = SQLiteStore.open(path, readonly=args.dry_run)
+    store = SQLiteStore.open(path, readonly=args.dry_run) if not args.dry_run or path.exists() else None
     try:
-        summary = run_ingest(query, source, store, state=FetchState(), dry_run=args.dry_run,
-                             progress=_progress(args))
+        cooldown = _default(args.cooldown, source_cls.cooldown_hours)
+        allowed = None if args.force else next_allowed_call(store, source, cooldown)
+        if allowed:
+            log.info("%s was called less than %g hours ago; next call allowed after %s (use --force to call now)",
+                     source.name, cooldown, allowed.strftime("%Y-%m-%d %H:%M UTC"))
+            return EXIT_OK
+        state = plan_fetch(store, source, query, incremental=args.incremental and not args.full_refresh,
+                           max_pages=args.max_pages)
+        if state.since:
+            log.info("incremental: asking for postings discovered since %s", state.since)
+        summary = run_ingest(query, source, store, state=state, dry_run=args.dry_run, progress=_progress(args))
     finally:
         _end_progress(args)
         if store:
             store.close()
     _report(args, summary)
     return EXIT_OK
+
+
+def _default(value, fallback):
+    return fallback if value is None else value
 
 
 def _report(args, summary: RunSummary) -> None:
@@ -289,7 +314,7 @@ def cmd_runs(args) -> int:
         print(output.to_json(runs))
     else:
         print(output.table(runs, ("id", "started_at", "source", "status", "fetched", "invalid", "matched",
-                                  "inserted", "skipped", "query_json", "error"),
+                                  "inserted", "skipped", "stopped_by", "query_json", "error"),
                            {"query_json": 60, "error": 60}))
     return EXIT_OK
 

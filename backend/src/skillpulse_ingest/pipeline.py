@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import datetime, timedelta, timezone
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from .models import IngestionQuery, JobPosting
+from .models import IngestionQuery, JobPosting, date_window
 from .role_match import classify, matches_query
 from .skills import extract_skills
 from .sources import FetchState, InvalidRow, Source, get_source
@@ -16,7 +17,11 @@ from .storage_sqlite import SQLiteStore, utc_now
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RunSummary", "get_source", "run_ingest", "query_key", "rebuild_skills"]
+INCREMENTAL_OVERLAP = timedelta(hours=1)
+COMPLETE = ("end_of_results", "total_reached", "repeated_page")
+
+__all__ = ["RunSummary", "get_source", "next_allowed_call", "plan_fetch", "query_key", "rebuild_skills",
+           "run_ingest"]
 
 
 @dataclass
@@ -70,16 +75,18 @@ def run_ingest(
     state = state or FetchState()
     summary = RunSummary(source.name, str(store.path) if store else None, dry_run=dry_run)
     writing = store is not None and not dry_run
+    started, started_at = time.monotonic(), utc_now()
     if writing:
         summary.run_id = store.start_run(source.name, query.to_dict())
-    started, started_at = time.monotonic(), utc_now()
+        store.record_request(source.name, query_key(query), started_at)
     seen_this_run: set[str] = set()
+    newest = ""  # latest discovered_at seen, for the incremental marker
     try:
         for rows in source.pages(query, state):
             summary.fetched += len(rows)
             postings = _normalize(source, rows, summary)
-            _process_page(postings, query, store, writing, summary, seen_this_run,
-                          marker=_marker(source, query, postings, started_at))
+            newest = max([newest, *(p.discovered_at for p in postings if p.discovered_at)])
+            _process_page(postings, query, store, writing, summary, seen_this_run)
             summary.stopped_by = state.stopped_by
             summary.duration_s = round(time.monotonic() - started, 3)
             progress(summary)
@@ -92,8 +99,40 @@ def run_ingest(
     summary.stopped_by = state.stopped_by
     summary.duration_s = round(time.monotonic() - started, 3)
     if writing:
-        store.finish_run(summary.run_id, summary.to_dict(), "ok", None, state.stopped_by)
+        store.finish_run(summary.run_id, summary.to_dict(), "ok", None, state.stopped_by,
+                         _marker(source, query, state, newest, started_at))
     return summary
+
+
+def plan_fetch(store: SQLiteStore | None, source: Source, query: IngestionQuery, *,
+               incremental: bool = False, max_pages: int | None = None) -> FetchState:
+    """The fetch state of a run: for an incremental run, where the last complete run got to.
+
+    The marker is moved back by INCREMENTAL_OVERLAP so nothing on the boundary is missed; postings
+    already stored from that overlap are excluded by id, so the overlap costs no credits.
+    """
+    state = FetchState(max_pages=max_pages)
+    if not (incremental and store is not None and getattr(source, "incremental", False)):
+        return state
+    marker = store.marker(source.name, query_key(query))
+    if marker:
+        since = datetime.strptime(marker, "%Y-%m-%dT%H:%M:%SZ") - INCREMENTAL_OVERLAP
+        state.since = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # No marker yet (a first run, or one that was interrupted): still skip what earlier runs stored.
+    window_start = date_window(query.days)[0] + "T00:00:00Z"
+    state.known_ids = tuple(store.source_ids_discovered_since(source.name, state.since or window_start))
+    return state
+
+
+def next_allowed_call(store: SQLiteStore | None, source: Source, cooldown_hours: float,
+                      now: datetime | None = None) -> datetime | None:
+    """When a provider that limits daily calls may be called again; None if it may be now."""
+    last = store.last_request_at(source.name) if store is not None and cooldown_hours > 0 else None
+    if not last:
+        return None
+    allowed = datetime.strptime(last, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) + \
+        timedelta(hours=cooldown_hours)
+    return allowed if allowed > (now or datetime.now(timezone.utc)) else None
 
 
 def rebuild_skills(store: SQLiteStore, batch: int = 1000,
@@ -118,7 +157,7 @@ def _normalize(source: Source, rows: list[dict], summary: RunSummary) -> list[Jo
     return postings
 
 
-def _process_page(postings, query, store, writing, summary, seen_this_run, marker) -> None:
+def _process_page(postings, query, store, writing, summary, seen_this_run) -> None:
     """Recognize stored postings before any classification: a rerun costs almost nothing."""
     known = store.known(postings) if store is not None else {}
     fresh, seen = [], []
@@ -141,16 +180,19 @@ def _process_page(postings, query, store, writing, summary, seen_this_run, marke
             fresh.append(posting)
     summary.matched += len(fresh)
     if writing:
-        inserted, raced = store.save_page(fresh, seen, marker)
+        inserted, raced = store.save_page(fresh, seen)
         summary.inserted += inserted
         summary.skipped += raced
     else:
         summary.inserted += len(fresh)
 
 
-def _marker(source: Source, query: IngestionQuery, postings: list[JobPosting], started_at: str):
-    """Incremental marker: the newest discovered_at of the page, never past this run's start."""
-    stamps = [p.discovered_at for p in postings if p.discovered_at]
-    if not stamps:
+def _marker(source: Source, query: IngestionQuery, state: FetchState, newest: str, started_at: str):
+    """A complete run covers everything discovered up to its newest row (never past its own start).
+
+    Pages come newest first, so a run cut short by a budget leaves older rows unfetched: it moves
+    no marker, and the next run fills the gap (stored rows are excluded by id).
+    """
+    if not newest or state.stopped_by not in COMPLETE:
         return None
-    return source.name, query_key(query), min(max(stamps), started_at)
+    return source.name, query_key(query), min(newest, started_at)

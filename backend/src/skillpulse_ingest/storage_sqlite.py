@@ -203,9 +203,8 @@ class SQLiteStore:
                     found[by_source_id[(source, sid)]] = (role, level)
         return found
 
-    def save_page(self, new: Iterable[JobPosting], seen_ids: Iterable[str] = (),
-                  marker: tuple[str, str, str] | None = None) -> tuple[int, int]:
-        """In one transaction: insert new postings with their skills, touch seen ones, move the marker.
+    def save_page(self, new: Iterable[JobPosting], seen_ids: Iterable[str] = ()) -> tuple[int, int]:
+        """In one transaction: insert new postings with their skills and touch the ones seen again.
 
         Returns (inserted, skipped); a posting another process stored first counts as skipped.
         """
@@ -221,8 +220,6 @@ class SQLiteStore:
             for chunk in _chunks(seen, 500):
                 self.conn.execute(f"UPDATE postings SET last_seen_at = ? WHERE id IN ({','.join('?' * len(chunk))})",
                                   [now, *chunk])
-            if marker:
-                self._set_marker(*marker)
         return inserted, skipped
 
     def upsert_many(self, postings: Iterable[JobPosting]) -> tuple[int, int]:
@@ -255,21 +252,32 @@ class SQLiteStore:
         return cursor.lastrowid
 
     def finish_run(self, run_id: int, counts: dict, status: str, error: str | None = None,
-                   stopped_by: str | None = None) -> None:
+                   stopped_by: str | None = None, marker: tuple[str, str, str] | None = None) -> None:
+        """Close the run's row; a complete incremental run moves its marker in the same transaction."""
         with self.transaction():
             self.conn.execute(
                 "UPDATE ingest_runs SET finished_at = ?, fetched = ?, invalid = ?, matched = ?, inserted = ?, "
                 "skipped = ?, status = ?, error = ?, stopped_by = ? WHERE id = ?",
                 (utc_now(), counts["fetched"], counts["invalid"], counts["matched"], counts["inserted"],
                  counts["skipped"], status, error, stopped_by, run_id))
+            if marker:
+                self._set_marker(*marker)
 
-    def marker(self, source: str, query_key: str) -> tuple[str | None, str | None]:
-        """(marker, last_request_at) for a source and query, both None when never run."""
-        row = self.conn.execute("SELECT marker, last_request_at FROM sync_state WHERE source = ? AND query_key = ?",
+    def source_ids_discovered_since(self, source: str, since: str, limit: int = 1000) -> list[str]:
+        """Provider ids of stored postings first discovered at or after `since` (newest first)."""
+        rows = self.conn.execute(
+            "SELECT source_id FROM postings WHERE source = ? AND discovered_at >= ? AND source_id IS NOT NULL "
+            "ORDER BY discovered_at DESC LIMIT ?", (source, since, limit)).fetchall()
+        return [r[0] for r in rows]
+
+    def marker(self, source: str, query_key: str) -> str | None:
+        """Where the last complete incremental run of this source and query got to."""
+        row = self.conn.execute("SELECT marker FROM sync_state WHERE source = ? AND query_key = ?",
                                 (source, query_key)).fetchone()
-        return (row[0], row[1]) if row else (None, None)
+        return row[0] if row else None
 
     def last_request_at(self, source: str) -> str | None:
+        """When any run last called this source (for providers that limit calls per day)."""
         row = self.conn.execute("SELECT max(last_request_at) FROM sync_state WHERE source = ?", (source,)).fetchone()
         return row[0]
 

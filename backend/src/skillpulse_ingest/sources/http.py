@@ -79,10 +79,14 @@ class PoliteRetry(Retry):
         return len(self.history) + (self.total or 0)
 
 
+def _numbers(text: str) -> list[float | None]:
+    return [_number(v) for v in text.split(",")]
+
+
 def _reset_seconds(headers) -> list[float]:
     """RateLimit-Reset lists one reset per window; wait for the exhausted ones (or all)."""
-    resets = [_number(v) for v in headers.get("RateLimit-Reset", "").split(",")]
-    remaining = [_number(v) for v in headers.get("RateLimit-Remaining", "").split(",")]
+    resets = _numbers(headers.get("RateLimit-Reset", ""))
+    remaining = _numbers(headers.get("RateLimit-Remaining", ""))
     if len(remaining) == len(resets):
         exhausted = [r for r, left in zip(resets, remaining) if left is not None and left <= 0]
         resets = exhausted or resets
@@ -119,6 +123,7 @@ class HttpClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._last_request = 0.0
+        self._not_before = 0.0
 
     def request_json(
         self,
@@ -141,6 +146,7 @@ class HttpClient:
                               f"({_reason(exc)}); check the network and try again") from None
         finally:
             self._last_request = time.monotonic()
+        self._respect_rate_limits(response.headers)
         if response.status_code >= 400:
             raise explain(response) or SourceError(
                 f"{self.label} answered HTTP {response.status_code}: {error_detail(response)}")
@@ -154,9 +160,20 @@ class HttpClient:
         return body
 
     def _pace(self) -> None:
-        wait = self._last_request + self.settings.min_interval - time.monotonic()
+        wait = max(self._last_request + self.settings.min_interval, self._not_before) - time.monotonic()
         if wait > 0:
+            log.debug("waiting %.2fs before the next request to %s", wait, self.label)
             time.sleep(wait)
+
+    def _respect_rate_limits(self, headers) -> None:
+        """A window with nothing left (RateLimit-Remaining 0) delays the next request until it resets."""
+        if "RateLimit-Remaining" not in headers:
+            return
+        resets = [r for r, left in zip(_numbers(headers.get("RateLimit-Reset", "")),
+                                       _numbers(headers.get("RateLimit-Remaining", "")))
+                  if r is not None and left is not None and left <= 0]
+        if resets:
+            self._not_before = time.monotonic() + min(max(resets), RETRY_AFTER_CAP)
 
 
 def error_detail(response: requests.Response) -> str:

@@ -21,6 +21,8 @@ POLICY = RetryPolicy(statuses=(500, 502, 503, 504), max_retries=1, min_backoff=3
 class RemotiveSource:
     name = NAME
     default_min_interval = 0.0
+    cooldown_hours = 6.0         # the provider asks for a few calls a day, runs 6 hours apart
+    incremental = False          # one feed, no "since": stored postings are skipped before any work
 
     def __init__(self, client: HttpClient, url: str):
         self.client = client

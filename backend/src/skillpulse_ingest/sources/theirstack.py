@@ -49,6 +49,8 @@ LEVEL_SENIORITY = {"entry": ["junior"], "mid": ["mid_level"], "senior": ["senior
 class TheirStackSource:
     name = NAME
     default_min_interval = 0.25  # the documented 4 requests per second
+    cooldown_hours = 0.0
+    incremental = True           # the API filters on discovered_at_gte and excludes ids (job_id_not)
 
     def __init__(self, client: HttpClient, url: str, api_key: str):
         self.client = client
