@@ -150,10 +150,13 @@ def _normalize(source: Source, rows: list[dict], summary: RunSummary) -> list[Jo
     postings = []
     for row in rows:
         try:
+            if not isinstance(row, dict):
+                raise InvalidRow(f"a {type(row).__name__}, not an object")
             postings.append(source.normalize(row))
         except InvalidRow as exc:
             summary.invalid += 1
-            log.debug("invalid %s row %s: %s", source.name, str(row.get("id"))[:40], exc)
+            row_id = row.get("id") if isinstance(row, dict) else None
+            log.debug("invalid %s row %s: %s", source.name, str(row_id)[:40], exc)
     return postings
 
 

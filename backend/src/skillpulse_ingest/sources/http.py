@@ -148,8 +148,7 @@ class HttpClient:
             self._last_request = time.monotonic()
         self._respect_rate_limits(response.headers)
         if response.status_code >= 400:
-            raise explain(response) or SourceError(
-                f"{self.label} answered HTTP {response.status_code}: {error_detail(response)}")
+            raise explain(response) or self._status_error(response)
         try:
             body = response.json()
         except ValueError:
@@ -158,6 +157,13 @@ class HttpClient:
         if not isinstance(body, dict):
             raise SourceError(f"{self.label} answered with JSON that is not an object")
         return body
+
+    def _status_error(self, response: requests.Response) -> SourceError:
+        status = response.status_code
+        if status >= 500 or status == 429:
+            return SourceError(f"{self.label} answered HTTP {status} after {self.retries} retries: "
+                               f"{error_detail(response)}; try again later")
+        return SourceError(f"{self.label} answered HTTP {status}: {error_detail(response)}")
 
     def _pace(self) -> None:
         wait = max(self._last_request + self.settings.min_interval, self._not_before) - time.monotonic()

@@ -44,7 +44,7 @@ class RemotiveSource:
         if not isinstance(jobs, list):
             raise SourceError("Remotive answered without a 'jobs' list; try again later")
         state.stopped_by = "max_results" if len(jobs) > query.max_results else "end_of_results"
-        yield [j for j in jobs[: query.max_results] if isinstance(j, dict)]
+        yield jobs[: query.max_results]
 
     def normalize(self, row: dict) -> JobPosting:
         return normalize(row)

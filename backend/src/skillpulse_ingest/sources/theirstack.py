@@ -80,7 +80,7 @@ class TheirStackSource:
         if not isinstance(rows, list):
             raise SourceError("TheirStack answered without a 'data' list; try again later")
         total = (payload.get("metadata") or {}).get("total_results")
-        return [r for r in rows if isinstance(r, dict)], total if isinstance(total, int) else None
+        return rows, total if isinstance(total, int) else None
 
     def normalize(self, row: dict) -> JobPosting:
         return normalize(row)
