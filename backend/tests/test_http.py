@@ -35,7 +35,7 @@ def test_min_backoff_survives_copies():
 def test_exhausted_retries_name_the_status_and_count(caplog):
     responses.get("https://api.test/x", status=502, body="bad gateway")
     client = HttpClient("Test", HttpSettings(max_retries=2, backoff_factor=0))
-    with pytest.raises(SourceError, match="HTTP 502: bad gateway"):
+    with pytest.raises(SourceError, match="HTTP 502 after 2 retries: bad gateway; try again later"):
         client.request_json("GET", "https://api.test/x")
     assert len(responses.calls) == 3
     assert sum("retrying" in r.message for r in caplog.records) == 2
