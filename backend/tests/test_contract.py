@@ -18,17 +18,24 @@ from skillpulse_ingest.sources.theirstack import normalize
 from skillpulse_ingest.storage_sqlite import SQLiteStore
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+SCHEMAS = Path(__file__).resolve().parents[1] / "src" / "skillpulse_ingest" / "schemas"
 NAMES = ("ingest_query", "job_posting", "skill_insights_response")
 
 
 def validator(name: str) -> Draft202012Validator:
-    schemas = {p.name: json.loads(p.read_text()) for p in (DOCS / "schemas").glob("*.json")}
+    schemas = {p.name: json.loads(p.read_text()) for p in SCHEMAS.glob("*.json")}
     registry = Registry().with_resources(
         [(n, Resource.from_contents(s)) for n, s in schemas.items()] +
         [(s["$id"], Resource.from_contents(s)) for s in schemas.values()])
     schema = schemas[f"{name}.schema.json"]
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, registry=registry)
+
+
+def test_published_schemas_match_the_package():
+    published = {p.name: p.read_bytes() for p in (DOCS / "schemas").glob("*.json")}
+    packaged = {p.name: p.read_bytes() for p in SCHEMAS.glob("*.json")}
+    assert published == packaged and len(packaged) == 6
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__, output
-from .models import LEVEL_BUCKETS, REMOTE_MODES, ROLE_BUCKETS, IngestionQuery, QueryError
+from .models import LEVEL_BUCKETS, MAX_DAYS, REMOTE_MODES, ROLE_BUCKETS, IngestionQuery, QueryError
 from .insights import skill_insights
 from .pipeline import RunSummary, next_allowed_call, plan_fetch, rebuild_skills, run_ingest
+from .server import DEFAULT_ORIGINS, make_server
 from .skills import catalog
 from .places import parse_place
 from .sources import SOURCES, ConfigError, FetchState, HttpSettings, SourceError, get_source
@@ -41,6 +42,13 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _days(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_DAYS}, got {value}")
     return value
 
 
@@ -83,7 +91,7 @@ def _add_filters(parser: argparse.ArgumentParser, *, days_default: int | None) -
                         help=f"role bucket: {', '.join(ROLE_BUCKETS)} or any (default: any)")
     parser.add_argument("--level", default="any", choices=LEVEL_BUCKETS + ("any",), metavar="LEVEL",
                         help=f"level bucket: {', '.join(LEVEL_BUCKETS)} or any (default: any)")
-    parser.add_argument("--days", type=_positive_int, default=days_default, metavar="N",
+    parser.add_argument("--days", type=_days, default=days_default, metavar="N",
                         help="only postings dated within the last N days"
                              + (f" (default: {days_default})" if days_default else " (default: all)"))
     parser.add_argument("--remote", default="include", choices=REMOTE_MODES,
@@ -119,6 +127,16 @@ def build_parser(prog: str = "skillpulse") -> argparse.ArgumentParser:
                                                     "the catalog changed. Batched; safe to interrupt and rerun.")
     _add_common(rebuild)
     rebuild.set_defaults(handler=cmd_skills_rebuild)
+    serve = commands.add_parser("serve", help="serve the read-only HTTP API for the frontend",
+                                description="Serve the read-only HTTP API the SkillPulse frontend calls: "
+                                            "/api/skills, /api/locations, /api/health and /openapi.json.")
+    _add_common(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
+    serve.add_argument("--cors-origin", action="append", metavar="ORIGIN",
+                       help="allow this browser origin; repeatable (default: http://localhost and "
+                            "http://127.0.0.1 on ports 5173 and 4173)")
+    serve.set_defaults(handler=cmd_serve)
     runs = commands.add_parser("runs", help="list recent ingest runs", description="Recent ingest runs, newest first.")
     _add_common(runs)
     runs.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="how many runs (default: 20)")
@@ -305,6 +323,30 @@ def cmd_skills_rebuild(args) -> int:
         _end_progress(args)
     log.info("re-extracted skills of %d postings", done)
     return EXIT_OK
+
+
+def cmd_serve(args) -> int:
+    origins = tuple(args.cors_origin or DEFAULT_ORIGINS)
+    try:
+        server = make_server(_db_path(args), args.host, args.port, origins)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    host, port = server.server_address[:2]
+    log.info("serving %s on http://%s:%d (CORS: %s); Ctrl+C stops", _db_path(args), host, port, ", ".join(origins))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        log.info("stopped")
+    finally:
+        server.server_close()
+    return EXIT_OK
+
+
+def _port(text: str) -> int:
+    value = _non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {value}")
+    return value
 
 
 def cmd_runs(args) -> int:

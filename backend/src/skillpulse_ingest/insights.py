@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from .models import LEVEL_BUCKETS, REMOTE_MODES, ROLE_BUCKETS, QueryError
+from .models import LEVEL_BUCKETS, MAX_DAYS, REMOTE_MODES, ROLE_BUCKETS, QueryError
 from .places import parse_place
 from .skills import catalog
 from .storage_sqlite import PostingFilter, SQLiteStore
@@ -28,8 +28,8 @@ def check_filters(role: str, level: str, remote: str, days: int, top: int) -> No
         raise QueryError(f"level must be one of {', '.join(LEVEL_BUCKETS + ('any',))}")
     if remote not in REMOTE_MODES:
         raise QueryError(f"remote must be one of {', '.join(REMOTE_MODES)}")
-    if days < 1:
-        raise QueryError("days must be at least 1")
+    if not 1 <= days <= MAX_DAYS:
+        raise QueryError(f"days must be between 1 and {MAX_DAYS}")
     if not 1 <= top <= MAX_TOP:
         raise QueryError(f"top must be between 1 and {MAX_TOP}")
 
@@ -95,6 +95,8 @@ def _place_phrase(place, store: SQLiteStore, where: PostingFilter, count: int) -
 
 def locations(store: SQLiteStore, *, days: int = 30, limit: int = 100, today: date | None = None) -> list[str]:
     """Places found in stored postings of the window, most frequent first; United States first."""
+    if not 1 <= days <= MAX_DAYS:
+        raise QueryError(f"days must be between 1 and {MAX_DAYS}")
     where = PostingFilter(days=days, today=today)
     found = [label for label in store.place_labels(where) if label != "United States"]
     return ["United States", *found][:limit]

@@ -13,6 +13,7 @@ ROLE_BUCKETS = (
 )
 LEVEL_BUCKETS = ("intern", "entry", "mid", "senior", "lead", "manager", "unknown")
 REMOTE_MODES = ("include", "exclude", "only")
+MAX_DAYS = 3650  # ten years: a bound keeps date arithmetic safe
 
 
 class QueryError(ValueError):
@@ -36,6 +37,8 @@ class IngestionQuery:
         _check_choice("level", self.level, LEVEL_BUCKETS + ("any",))
         _check_choice("remote", self.remote, REMOTE_MODES)
         _check_positive("days", self.days)
+        if self.days > MAX_DAYS:
+            raise QueryError(f"--days must be at most {MAX_DAYS} (got {self.days})")
         _check_positive("max-results", self.max_results)
         if self.location is not None and not self.location.strip():
             object.__setattr__(self, "location", None)

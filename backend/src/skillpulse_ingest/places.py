@@ -103,7 +103,9 @@ def _parse(text: str) -> Place:
         return Place(frozenset([country]), region, city, remote_only)
 
     countries: frozenset[str] = frozenset()
-    if lowered[-1] in t.countries and (len(parts) > 1 or len(parts[-1]) > 1):
+    if len(parts) == 2 and len(lowered[-1]) == 2 and any(lowered[-1] in t.subdivisions[c] for c in HOME_REGIONS):
+        pass  # "San Francisco, CA", "Dover, DE": after a city, two letters are a state or province
+    elif lowered[-1] in t.countries and (len(parts) > 1 or len(parts[-1]) > 1):
         countries = frozenset([t.countries[lowered.pop()]])
     elif lowered[-1] in t.regions:
         codes = t.regions[lowered.pop()]
