@@ -270,15 +270,36 @@ def remotive_job(i: int, *, title: str | None = None, region: str = "USA Only",
     }
 
 
+PROSE = [
+    "We are a small, remote-friendly team that ships every day and reviews code kindly.",
+    "You will own features end to end, from the first sketch to monitoring them in production.",
+    "Our customers are logistics companies that move millions of parcels every week.",
+    "We value clear writing, thoughtful trade-offs and leaving the campsite cleaner than we found it.",
+    "You will pair with product managers and designers to decide what to build next.",
+    "Our services handle millions of requests a day with Java, Spring Boot, Kafka and Redis on GCP.",
+    "Experience with TypeScript and React is a plus, as is an eye for accessible interfaces.",
+    "We run on AWS with Terraform, Docker and Kubernetes, and deploy many times a day.",
+    "You care about tests, observability and on-call that lets people sleep.",
+    "Benefits include health, dental and vision insurance, a 401(k) match and a learning budget.",
+    "We offer flexible hours, parental leave and an annual team offsite.",
+    "We are an equal opportunity employer and welcome applicants from every background.",
+    "Salary range depends on experience and location; equity is part of every offer.",
+    "Nice to have: experience with Airflow, dbt or Snowflake, or with data pipelines in general.",
+    "Our interview process has four steps and we answer every application within a week.",
+]
+
+
 def many_theirstack_jobs(n: int, seed: int = 7, description_kb: tuple[int, int] = (2, 5)) -> list[dict]:
     """n varied jobs with unique urls and 2-5 KB descriptions, for volume tests and benchmarks."""
     rng = random.Random(seed)
-    filler = ("We value ownership, clear writing and kind reviews. Our services handle millions of "
-              "requests a day with Java, Spring Boot, Kafka and Redis on GCP. ")
     jobs = []
     for i in range(n):
         size = rng.randint(description_kb[0] * 1024, description_kb[1] * 1024)
-        description = (DESCRIPTION + "\n\n" + filler * (size // len(filler) + 1))[:size]
-        jobs.append(theirstack_job(i, title=rng.choice(TITLES)[0], description=description,
+        parts, length = [DESCRIPTION], len(DESCRIPTION)
+        while length < size:
+            sentence = rng.choice(PROSE)
+            parts.append(sentence)
+            length += len(sentence) + 1
+        jobs.append(theirstack_job(i, title=rng.choice(TITLES)[0], description=" ".join(parts)[:size],
                                    remote=rng.random() < 0.2))
     return jobs

@@ -122,3 +122,32 @@ def test_sql_location_filter_agrees_with_matches_location(db, location, remote):
         store.upsert_many(postings)
         got = {r["id"] for r in store.postings(PostingFilter(place=parse_place(location), remote=remote))}
     assert got == {p.id for p in postings if matches_location(p, location, remote)}
+
+
+def test_version_1_database_is_migrated_forward_with_skills_backfilled(db):
+    from skillpulse_ingest.storage_sqlite import MIGRATIONS
+    conn = sqlite3.connect(db)
+    for statement in MIGRATIONS[1].split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO postings (id, source, url, title, role_bucket, level_bucket, retrieved_at, last_seen_at, "
+                 "raw_json, date_posted) VALUES ('a', 'remotive', 'https://x.io/1', 'Dev', 'backend', 'entry', "
+                 "'2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z', '{}', '2026-11-01')")
+    conn.executemany("INSERT INTO posting_skills VALUES ('a', ?)", [("sql",), ("python",)])
+    conn.commit()
+    conn.close()
+    with SQLiteStore.open(db) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert store.conn.execute("SELECT skills FROM postings").fetchone()[0] == "python,sql"
+        indexes = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "postings_insights" in indexes and "postings_date" not in indexes
+        assert store.facts(PostingFilter())[0][2] == "python,sql"
+
+
+def test_skills_column_matches_posting_skills(db):
+    with SQLiteStore.open(db) as store:
+        store.upsert_many([posting(1, skills=("sql", "python")), posting(2)])
+        store.replace_skills({posting(2).id: ["go", "aws"]})
+        rows = dict(store.conn.execute("SELECT source_id, skills FROM postings").fetchall())
+    assert rows == {"1": "python,sql", "2": "aws,go"}

@@ -12,7 +12,7 @@ from typing import Sequence
 
 from . import __version__, output
 from .models import LEVEL_BUCKETS, MAX_DAYS, REMOTE_MODES, ROLE_BUCKETS, IngestionQuery, QueryError
-from .insights import skill_insights
+from .insights import postings_summary, skill_insights
 from .pipeline import RunSummary, next_allowed_call, plan_fetch, rebuild_skills, run_ingest
 from .server import DEFAULT_ORIGINS, make_server
 from .skills import catalog
@@ -276,16 +276,13 @@ def cmd_inspect(args) -> int:
 
 
 def _render_summary(store: SQLiteStore, where: PostingFilter, fmt: str) -> str:
-    totals = store.totals(where)
-    groups = {name: store.counts_by(column, where) for name, column in
-              (("source", "source"), ("role", "role_bucket"), ("level", "level_bucket"), ("month", "month"))}
+    summary = postings_summary(store, where)
+    groups = {name: summary[f"by_{name}"] for name in ("source", "role", "level", "month")}
     if fmt != "table":
-        data = {"total": totals["postings"], "companies": totals["companies"],
-                "date_range": {"from": totals["first_date"], "to": totals["last_date"]},
-                **{f"by_{name}": {str(k): n for k, n in rows} for name, rows in groups.items()}}
-        return output.to_json(data)
-    parts = [f"{totals['postings']} postings from {totals['companies']} companies, "
-             f"dated {totals['first_date'] or '?'} to {totals['last_date'] or '?'}"]
+        return output.to_json({**{k: summary[k] for k in ("total", "companies", "date_range")},
+                               **{f"by_{name}": {str(k): n for k, n in rows} for name, rows in groups.items()}})
+    parts = [f"{summary['total']} postings from {summary['companies']} companies, dated "
+             f"{summary['date_range']['from'] or '?'} to {summary['date_range']['to'] or '?'}"]
     for name, rows in groups.items():
         parts.append(output.table(({name: k if k is not None else "(none)", "postings": n} for k, n in rows),
                                   (name, "postings")))

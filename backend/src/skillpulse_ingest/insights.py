@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from .models import LEVEL_BUCKETS, MAX_DAYS, REMOTE_MODES, ROLE_BUCKETS, QueryError
@@ -43,26 +45,50 @@ def skill_insights(store: SQLiteStore, *, location: str | None = None, role: str
     place = parse_place(location)
     where = PostingFilter(role=role, level=level, place=place, remote=remote, days=days,
                           today=today or now.date())
-    totals = store.totals(where)
-    count = totals["postings"]
+    tally = _tally(store.facts(where))
+    count = tally.postings
     skills = catalog().skills
     start, end = where.window
+    ranked = sorted(tally.skills.items(), key=lambda item: (-item[1], item[0]))[:top]
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "title": title(role, level, remote, _place_phrase(place, store, where, count)),
-        "subtitle": subtitle(count, totals["companies"], days),
+        "title": title(role, level, remote, _place_phrase(place, tally)),
+        "subtitle": subtitle(count, len(tally.companies), days),
         "window": {"days": days, "from": start, "to": end},
         "filters": {"location": location.strip() if location and location.strip() else None,
                     "role": role, "level": level, "remote": remote},
-        "totals": {"postings_count": count, "unique_companies_count": totals["companies"],
-                   "postings_with_skills": totals["with_skills"]},
+        "totals": {"postings_count": count, "unique_companies_count": len(tally.companies),
+                   "postings_with_skills": tally.with_skills},
         "skills": [{"id": sid, "name": skills[sid].name if sid in skills else sid,
                     "category": skills[sid].category if sid in skills else "tool",
-                    "count": n, "pct": round(n * 100.0 / count, 1)}
-                   for sid, n in store.skill_counts(where, top)] if count else [],
-        "sources": [{"source": s, "postings_count": n} for s, n in store.counts_by("source", where)],
+                    "count": n, "pct": round(n * 100.0 / count, 1)} for sid, n in ranked],
+        "sources": [{"source": s, "postings_count": n}
+                    for s, n in sorted(tally.sources.items(), key=lambda item: (-item[1], item[0]))],
     }
+
+
+@dataclass
+class _Tally:
+    postings: int = 0
+    with_skills: int = 0
+    companies: set = field(default_factory=set)
+    skills: Counter = field(default_factory=Counter)
+    sources: Counter = field(default_factory=Counter)
+    us_only: bool = True
+
+
+def _tally(facts: list[tuple]) -> _Tally:
+    """Counts over (source, company, skills, country, scope) rows; the work is done by C-level built-ins."""
+    tally = _Tally(postings=len(facts))
+    tally.sources.update(row[0] for row in facts)
+    tally.companies = {row[1].casefold() for row in facts if row[1]}
+    skill_lists = [row[2] for row in facts if row[2]]
+    tally.with_skills = len(skill_lists)
+    if skill_lists:
+        tally.skills.update(",".join(skill_lists).split(","))
+    tally.us_only = all(row[3] == "US" or (row[3] is None and row[4] == ",US,") for row in facts)
+    return tally
 
 
 def title(role: str, level: str, remote: str, place_phrase: str) -> str:
@@ -83,14 +109,27 @@ def subtitle(postings: int, companies: int, days: int) -> str:
             f"compan{'ies' if companies != 1 else 'y'} {window}")
 
 
-def _place_phrase(place, store: SQLiteStore, where: PostingFilter, count: int) -> str:
+def _place_phrase(place, tally: _Tally) -> str:
     if place is not None and (place.countries or place.region or place.city):
         return " in the United States" if place.label == "United States" else f" in {place.label}"
     if place is not None and place.remote_only:
         return " (remote)"
-    if count and store.only_country(where, "US"):
+    if tally.postings and tally.us_only:
         return " in the United States"
     return ""
+
+
+def postings_summary(store: SQLiteStore, where: PostingFilter) -> dict:
+    """What `inspect --summary` shows: totals, date range, and counts by source, role, level and month."""
+    raw = store.summary(where)
+    months: Counter = Counter()
+    for day, n in raw["by_day"]:
+        months[day[:7] if day else None] += n
+    ordered = lambda pairs: sorted(pairs, key=lambda kv: (-kv[1], str(kv[0])))  # noqa: E731
+    return {"total": raw["postings"], "companies": raw["companies"],
+            "date_range": {"from": raw["first_date"], "to": raw["last_date"]},
+            "by_source": ordered(raw["by_source"]), "by_role": ordered(raw["by_role"]),
+            "by_level": ordered(raw["by_level"]), "by_month": ordered(months.items())}
 
 
 def locations(store: SQLiteStore, *, days: int = 30, limit: int = 100, today: date | None = None) -> list[str]:

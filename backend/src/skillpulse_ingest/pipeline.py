@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from .models import IngestionQuery, JobPosting, date_window
 from .role_match import classify, matches_query
 from .skills import extract_skills
 from .sources import FetchState, InvalidRow, Source, get_source
 from .storage_sqlite import SQLiteStore, utc_now
+from .text import to_plain_text
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,7 @@ def run_ingest(
     seen_this_run: set[str] = set()
     newest = ""  # latest discovered_at seen, for the incremental marker
     try:
-        for rows in source.pages(query, state):
+        for rows in prefetched(source.pages(query, state)):
             summary.fetched += len(rows)
             postings = _normalize(source, rows, summary)
             newest = max([newest, *(p.discovered_at for p in postings if p.discovered_at)])
@@ -135,6 +138,45 @@ def next_allowed_call(store: SQLiteStore | None, source: Source, cooldown_hours:
     return allowed if allowed > (now or datetime.now(timezone.utc)) else None
 
 
+def prefetched(pages: Iterator[list[dict]]) -> Iterator[list[dict]]:
+    """Fetch the next page in a background thread while the caller processes this one.
+
+    At most one page waits in the queue, so memory stays bounded; errors surface in the caller.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        handoff.put(page, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put(done)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            handoff.put(exc)
+
+    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=1)
+
+
 def rebuild_skills(store: SQLiteStore, batch: int = 1000,
                    progress: Callable[[int, int], None] = lambda done, total: None) -> int:
     """Re-extract the skills of every stored posting, one transaction per batch."""
@@ -177,9 +219,10 @@ def _process_page(postings, query, store, writing, summary, seen_this_run) -> No
                 summary.skipped += 1
             continue
         seen_this_run.add(posting.id)
-        posting.role_bucket, posting.level_bucket = classify(posting.title, posting.description_raw)
+        plain = to_plain_text(posting.description_raw)  # once, for both classification and skills
+        posting.role_bucket, posting.level_bucket = classify(posting.title, plain, prepared=True)
         if matches_query(posting, query):
-            posting.skills = tuple(extract_skills(posting.title, posting.description_raw))
+            posting.skills = tuple(extract_skills(posting.title, plain, prepared=True))
             fresh.append(posting)
     summary.matched += len(fresh)
     if writing:

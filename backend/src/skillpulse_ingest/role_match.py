@@ -184,17 +184,17 @@ def _clean_title(title: str) -> str:
 
 def classify_role(title: str, description: str = "") -> str:
     """One role bucket. The title decides; the description only refines `general`."""
-    return _role(_clean_title(title), description)
+    return _role(_clean_title(title), to_plain_text(description))
 
 
-def _role(cleaned: str, description: str) -> str:
+def _role(cleaned: str, plain: str) -> str:
     found = _signals(_ROLE_RE, cleaned)
     if "other" in found:
         return "other"
     for bucket in ROLE_PRIORITY[1:]:
         if bucket in found:
-            if bucket == "general" and description:
-                return _role_from_description(description) or "general"
+            if bucket == "general" and plain:
+                return _role_from_description(plain) or "general"
             return bucket
     return "other"
 
@@ -214,9 +214,9 @@ _DESCRIPTION_CUES = {
 _DESCRIPTION_RE = _compile(_DESCRIPTION_CUES)
 
 
-def _role_from_description(description: str) -> str | None:
+def _role_from_description(plain: str) -> str | None:
     counts: dict[str, int] = {}
-    for m in _DESCRIPTION_RE.finditer(to_plain_text(description).lower()):
+    for m in _DESCRIPTION_RE.finditer(plain.lower()):
         counts[m.lastgroup] = counts.get(m.lastgroup, 0) + 1
     if counts.get("fullstack", 0) >= 1 or (counts.get("frontend", 0) >= 2 and counts.get("backend", 0) >= 2
                                            and min(counts["frontend"], counts["backend"]) * 2 >= max(counts["frontend"], counts["backend"])):
@@ -231,10 +231,10 @@ def _role_from_description(description: str) -> str | None:
 
 def classify_level(title: str, description: str = "") -> str:
     """One level bucket: title signals first (higher rank wins), then years of experience."""
-    return _level(_clean_title(title), description)
+    return _level(_clean_title(title), to_plain_text(description))
 
 
-def _level(cleaned: str, description: str) -> str:
+def _level(cleaned: str, plain: str) -> str:
     if "technical staff" in cleaned:
         cleaned = _MTS.sub(" ", cleaned)
     found = _signals(_LEVEL_RE, cleaned)
@@ -246,14 +246,16 @@ def _level(cleaned: str, description: str) -> str:
         if "intern" in found and LEVEL_RANK[ranked] <= LEVEL_RANK["entry"]:
             return "intern"
         return ranked
-    years = required_years(description)
+    years = _years_in(plain)
     if years is None:
         return "unknown"
     return "entry" if years <= 2 else "mid" if years <= 4 else "senior"
 
 
+# Starts with a digit so the scan can jump from digit to digit; the character before the number is
+# checked in _years_in (not "112 years", not "2.5 years").
 _YEARS = re.compile(
-    r"(?<![\d.])(\d{1,2})(?:\s*(?:-|–|to|bis|a)\s*\d{1,2})?\s*\+?\s*"
+    r"(\d{1,2})(?:\s*(?:-|–|to|bis|a)\s*\d{1,2})?\s*\+?\s*"
     r"(?:years?|yrs?|jahre|años|anos|ans)\b"
     r"(?:\s+(?:of|de|d'|an)\b)?(?:[\s,'’]+[\w/+#.-]+){0,5}?[\s,'’]+"
     r"(?:experience|exp\b|berufserfahrung|erfahrung|experiencia|experiência|exp[ée]rience)",
@@ -263,18 +265,21 @@ _YEARS = re.compile(
 
 def required_years(description: str) -> int | None:
     """The years of experience a description asks for (the largest lower bound), if any."""
-    if not description:
-        return None
-    text = to_plain_text(description)
-    found = [int(m.group(1)) for m in _YEARS.finditer(text)]
+    return _years_in(to_plain_text(description))
+
+
+def _years_in(plain: str) -> int | None:
+    found = [int(m.group(1)) for m in _YEARS.finditer(plain)
+             if not (m.start() and (plain[m.start() - 1].isdigit() or plain[m.start() - 1] == "."))] if plain else []
     found = [n for n in found if n <= 20]
     return max(found) if found else None
 
 
-def classify(title: str, description: str = "") -> tuple[str, str]:
-    """(role_bucket, level_bucket) of a posting."""
+def classify(title: str, description: str = "", *, prepared: bool = False) -> tuple[str, str]:
+    """(role_bucket, level_bucket) of a posting; `prepared` says the description is plain text already."""
     cleaned = _clean_title(title)
-    return _role(cleaned, description), _level(cleaned, description)
+    plain = description if prepared else to_plain_text(description)
+    return _role(cleaned, plain), _level(cleaned, plain)
 
 
 def matches_query(posting: JobPosting, query: IngestionQuery, today: date | None = None) -> bool:

@@ -184,8 +184,8 @@ _NOT_AN_ASK = re.compile(
     r"link\s+(?:to\s+)?your|pick\s+your|choice\s+of\s+(?:laptop|hardware|os|operating))")  # on lower-cased text
 
 
-_NOT_AN_ASK_TRIGGERS = ("apply", "sum", "cv", "cover letter", "laptop", "macbook", "equipment", "perk",
-                        "stipend", "home office", "profile", "link", "pick your", "choice of")
+_NOT_AN_ASK_TRIGGERS = ("apply", "sumé", "resume", "cv", "cover letter", "laptop", "macbook", "equipment", "perk",
+                        "stipend", "home office", "profile", "link ", "pick your", "choice of")
 
 
 @dataclass
@@ -209,38 +209,64 @@ def _ids(text: str, cat: Catalog) -> set[str]:
     spans = _non_ask_spans(lowered)
     if spans:
         text, lowered = _blank(text, spans), _blank(lowered, spans)
-    segment_ends = [m.end() for m in _SEGMENT_END.finditer(lowered)]
     found: set[str] = set()
-    anchored: set[int] = set()              # segments holding a confirmed hit
-    waiting: dict[int, list[_Hit]] = {}     # list items waiting for an anchor in their segment
-    plain, key_ids, bisect_right = cat.plain, cat.key_ids, bisect.bisect_right
+    segments = _Segments(lowered)
+    last_anchor = -1                 # where the latest confirmed hit starts
+    waiting: list[_Hit] = []         # list items of the current segment, waiting for an anchor
+    waiting_end = -1
+    plain, key_ids = cat.plain, cat.key_ids
+    failed: set[str] = set()         # contexts in which an ambiguous form already failed (text repeats)
     for m in cat.pattern.finditer(lowered):
+        start = m.start()
+        if waiting and start >= waiting_end:
+            waiting = []             # their segment ended with no confirmed hit: they do not count
         key = m.group()
-        segment = bisect_right(segment_ends, m.start())
         ids = plain.get(key)
         if ids is None:
-            if key_ids[" ".join(key.split())] <= found:
-                ids = ()  # named and confirmed already: only its role as a list anchor is left
-            else:
+            if not key_ids[" ".join(key.split())] <= found:
+                context = text[max(0, start - 60):m.end() + 60]
+                if context in failed:
+                    continue
                 hit = _resolve(m, text, cat)
                 if hit is None:
+                    failed.add(context)
                     continue
                 if hit.ids or _passes_alone(text, hit):
                     ids = hit.ids or hit.forms[0].ids
                 elif _in_a_list(text, hit):
-                    if segment in anchored:
+                    seg_start, seg_end = segments.bounds(start)
+                    if last_anchor >= seg_start:
                         found.update(hit.forms[0].ids)
                     else:
-                        waiting.setdefault(segment, []).append(hit)
+                        waiting.append(hit)
+                        waiting_end = seg_end
                     continue
                 else:
+                    failed.add(context)
                     continue
+            else:
+                ids = ()             # named and confirmed already: it still anchors a list
         found.update(ids)
-        anchored.add(segment)
-        if waiting and segment in waiting:
-            for item in waiting.pop(segment):
+        last_anchor = start
+        if waiting:
+            for item in waiting:
                 found.update(item.forms[0].ids)
+            waiting = []
     return found
+
+
+class _Segments:
+    """Line and sentence boundaries, computed only when a list item needs them."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.ends: list[int] | None = None
+
+    def bounds(self, pos: int) -> tuple[int, int]:
+        if self.ends is None:
+            self.ends = [m.end() for m in _SEGMENT_END.finditer(self.text)]
+        i = bisect.bisect_right(self.ends, pos)
+        return (self.ends[i - 1] if i else 0), (self.ends[i] if i < len(self.ends) else len(self.text) + 1)
 
 
 def _lower_same_length(text: str) -> str:

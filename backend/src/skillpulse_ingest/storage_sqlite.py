@@ -12,7 +12,7 @@ from typing import Iterable, Iterator, Sequence
 from .models import JobPosting, date_window
 from .places import WORLDWIDE, Place, place_label
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 60.0
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -72,12 +72,37 @@ MIGRATIONS = {
         PRIMARY KEY (source, query_key)
     );
     """,
+    # Version 2 makes reads fast on millions of postings: each posting carries its skills (the same
+    # ids as posting_skills, comma-joined, written in the same transaction), and a covering index
+    # answers every insights query from the index alone.
+    2: """
+    ALTER TABLE postings ADD COLUMN skills TEXT NOT NULL DEFAULT '';
+    UPDATE postings SET skills = coalesce((SELECT group_concat(skill, ',') FROM
+        (SELECT skill FROM posting_skills s WHERE s.posting_id = postings.id ORDER BY skill)), '');
+    DROP INDEX postings_date;
+    CREATE INDEX postings_insights ON postings (date_posted, role_bucket, level_bucket, country_code,
+        region_code, city, remote, remote_scope, source, company, skills);
+    CREATE INDEX postings_role_level ON postings (role_bucket, level_bucket, date_posted);
+    CREATE INDEX postings_level ON postings (level_bucket, date_posted);
+    CREATE INDEX postings_company ON postings (company COLLATE NOCASE);
+    """,
 }
 
 POSTING_COLUMNS = ("id", "source", "source_id", "url", "title", "company", "location", "remote",
                    "date_posted", "role_bucket", "level_bucket", "retrieved_at", "last_seen_at",
                    "description_raw", "raw_json", "country_code", "region_code", "city",
-                   "remote_scope", "discovered_at")
+                   "remote_scope", "discovered_at", "skills")
+
+
+_INSERT_POSTING = (f"INSERT OR IGNORE INTO postings ({','.join(POSTING_COLUMNS)}) "
+                   f"VALUES ({','.join('?' * len(POSTING_COLUMNS))})")
+
+
+def _posting_row(p: JobPosting, now: str) -> tuple:
+    return (p.id, p.source, p.source_id, p.url, p.title, p.company, p.location,
+            None if p.remote is None else int(p.remote), p.date_posted, p.role_bucket, p.level_bucket,
+            now, now, p.description_raw, p.raw_json, p.country_code, p.region_code, p.city, p.remote_scope,
+            p.discovered_at, ",".join(sorted(p.skills)))
 
 
 class StoreError(Exception):
@@ -203,24 +228,24 @@ class SQLiteStore:
                     found[by_source_id[(source, sid)]] = (role, level)
         return found
 
-    def save_page(self, new: Iterable[JobPosting], seen_ids: Iterable[str] = ()) -> tuple[int, int]:
+    def save_page(self, new: Sequence[JobPosting], seen_ids: Iterable[str] = ()) -> tuple[int, int]:
         """In one transaction: insert new postings with their skills and touch the ones seen again.
 
         Returns (inserted, skipped); a posting another process stored first counts as skipped.
         """
         now = utc_now()
-        inserted = skipped = 0
         with self.transaction():
-            for posting in new:
-                if self._insert(posting, now):
-                    inserted += 1
-                else:
-                    skipped += 1
+            before = self.conn.total_changes
+            self.conn.executemany(_INSERT_POSTING, [_posting_row(p, now) for p in new])
+            inserted = self.conn.total_changes - before
+            # A posting raced in by another process already has these rows: OR IGNORE keeps them once.
+            self.conn.executemany("INSERT OR IGNORE INTO posting_skills (posting_id, skill) VALUES (?, ?)",
+                                  [(p.id, skill) for p in new for skill in p.skills])
             seen = list(seen_ids)
             for chunk in _chunks(seen, 500):
                 self.conn.execute(f"UPDATE postings SET last_seen_at = ? WHERE id IN ({','.join('?' * len(chunk))})",
                                   [now, *chunk])
-        return inserted, skipped
+        return inserted, len(new) - inserted
 
     def upsert_many(self, postings: Iterable[JobPosting]) -> tuple[int, int]:
         """Store postings not stored yet; returns (inserted, skipped)."""
@@ -229,21 +254,6 @@ class SQLiteStore:
         fresh = [p for p in postings if p.id not in known]
         inserted, raced = self.save_page(fresh, [p.id for p in postings if p.id in known])
         return inserted, raced + len(postings) - len(fresh)
-
-    def _insert(self, p: JobPosting, now: str) -> bool:
-        values = (p.id, p.source, p.source_id, p.url, p.title, p.company, p.location,
-                  None if p.remote is None else int(p.remote), p.date_posted, p.role_bucket,
-                  p.level_bucket, now, now, p.description_raw, p.raw_json, p.country_code,
-                  p.region_code, p.city, p.remote_scope, p.discovered_at)
-        cursor = self.conn.execute(
-            f"INSERT OR IGNORE INTO postings ({','.join(POSTING_COLUMNS)}) "
-            f"VALUES ({','.join('?' * len(POSTING_COLUMNS))})", values)
-        if cursor.rowcount != 1:
-            return False
-        if p.skills:
-            self.conn.executemany("INSERT OR IGNORE INTO posting_skills (posting_id, skill) VALUES (?, ?)",
-                                  [(p.id, skill) for skill in p.skills])
-        return True
 
     def start_run(self, source: str, query: dict) -> int:
         with self.transaction():
@@ -304,36 +314,27 @@ class SQLiteStore:
                f"ORDER BY date_posted IS NULL, date_posted DESC, retrieved_at DESC")
         yield from _dicts(self.conn.execute(*_limited(sql, params, limit)))
 
-    def counts_by(self, column: str, where: PostingFilter) -> list[tuple[str | None, int]]:
-        expression = {"month": "substr(date_posted, 1, 7)"}.get(column, column)
-        if expression == column and column not in POSTING_COLUMNS:
-            raise ValueError(f"cannot group by {column}")
+    def facts(self, where: PostingFilter) -> list[tuple]:
+        """(source, company, skills, country_code, remote_scope) of matching postings, from the covering index."""
         clause, params = filter_sql(where)
-        return self.conn.execute(f"SELECT {expression} AS k, count(*) FROM postings p WHERE {clause} "
-                                 f"GROUP BY k ORDER BY count(*) DESC, k", params).fetchall()
+        return self.conn.execute(f"SELECT source, company, skills, country_code, remote_scope FROM postings p "
+                                 f"INDEXED BY postings_insights WHERE {clause}", params).fetchall()
 
-    def totals(self, where: PostingFilter) -> dict:
+    def summary(self, where: PostingFilter) -> dict:
+        """Totals, date range and counts by source, role, level and day: each one indexed query."""
         clause, params = filter_sql(where)
-        row = self.conn.execute(
-            f"SELECT count(*), count(DISTINCT lower(company)), min(date_posted), max(date_posted), "
-            f"(SELECT count(DISTINCT posting_id) FROM posting_skills s JOIN postings p ON p.id = s.posting_id "
-            f" WHERE {clause}) FROM postings p WHERE {clause}", params + params).fetchone()
-        return {"postings": row[0], "companies": row[1], "first_date": row[2], "last_date": row[3],
-                "with_skills": row[4]}
 
-    def skill_counts(self, where: PostingFilter, top: int | None = None) -> list[tuple[str, int]]:
-        clause, params = filter_sql(where)
-        sql = (f"SELECT s.skill, count(*) AS n FROM posting_skills s JOIN postings p ON p.id = s.posting_id "
-               f"WHERE {clause} GROUP BY s.skill ORDER BY n DESC, s.skill")
-        return self.conn.execute(*_limited(sql, params, top)).fetchall()
+        def value(expression: str):
+            return self.conn.execute(f"SELECT {expression} FROM postings p WHERE {clause}", params).fetchone()[0]
 
-    def only_country(self, where: PostingFilter, country: str) -> bool:
-        """True when every matching posting is in, or (remote) only open to, the one country."""
-        clause, params = filter_sql(where)
-        row = self.conn.execute(
-            f"SELECT count(*) FROM postings p WHERE {clause} AND NOT (coalesce(p.country_code, '') = ? "
-            f"OR (p.country_code IS NULL AND p.remote_scope = ?))", [*params, country, f",{country},"]).fetchone()
-        return row[0] == 0
+        def grouped(column: str) -> list[tuple]:
+            return self.conn.execute(f"SELECT {column}, count(*) FROM postings p WHERE {clause} "
+                                     f"GROUP BY {column}", params).fetchall()
+
+        return {"postings": value("count(*)"), "companies": value("count(DISTINCT company COLLATE NOCASE)"),
+                "first_date": value("min(date_posted)"), "last_date": value("max(date_posted)"),
+                "by_source": grouped("source"), "by_role": grouped("role_bucket"),
+                "by_level": grouped("level_bucket"), "by_day": grouped("date_posted")}
 
     def place_labels(self, where: PostingFilter) -> list[str]:
         """Clean place labels ("Dallas, TX", "Berlin, Germany") of on-site postings, most frequent first."""
@@ -364,6 +365,8 @@ class SQLiteStore:
 
     def replace_skills(self, skills_by_id: dict[str, Iterable[str]]) -> None:
         with self.transaction():
+            self.conn.executemany("UPDATE postings SET skills = ? WHERE id = ?",
+                                  [(",".join(sorted(skills)), pid) for pid, skills in skills_by_id.items()])
             ids = list(skills_by_id)
             for chunk in _chunks(ids, 500):
                 self.conn.execute(f"DELETE FROM posting_skills WHERE posting_id IN ({','.join('?' * len(chunk))})", chunk)
