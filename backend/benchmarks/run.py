@@ -74,7 +74,8 @@ def bench_ingest(n: int, work: Path) -> dict:
         api.theirstack_jobs = many_theirstack_jobs(n)
         env = ingest_env(api)
         db = work / f"ingest-{n}.db"
-        command = cli("ingest", "--max-results", n, "--min-interval", 0, "--days", 3650, "--db", db, "--json", "-q")
+        command = cli("ingest", "--max-results", n, "--min-interval", 0, "--days", 3650, "--db", db, "--json", "-q",
+                      *(["--workers", os.environ["BENCH_WORKERS"]] if os.environ.get("BENCH_WORKERS") else []))
         first, out, rss = timed(command, env)
         summary = json.loads(out)
         assert summary["inserted"] == n, summary

@@ -126,7 +126,8 @@ class FakeJobAPI:
         if path == THEIRSTACK_PATH and method == "POST":
             if handler.headers.get("Authorization") != f"Bearer {self.api_key}":
                 return self._send(handler, 401, {"error": {"code": "E-401", "title": "Invalid API key"}})
-            return self._send(handler, 200, self._theirstack_page(body or {}), self.limit_headers)
+            return self._send_raw(handler, 200, self._theirstack_page(body or {}),
+                                  {"Content-Type": "application/json", **self.limit_headers})
         if path == REMOTIVE_PATH and method == "GET":
             return self._send(handler, 200, {"00-warning": "Remotive main domain moved to remotive.com !",
                                              "0-legal-notice": "Legal warning - Hey, thanks for using Remotive's API",
@@ -135,7 +136,15 @@ class FakeJobAPI:
                                              "jobs": self.remotive_jobs})
         return self._send(handler, 404, {"detail": "Not Found"})
 
-    def _theirstack_page(self, body: dict) -> dict:
+    def _encoded(self, jobs: list[dict]) -> list[bytes]:
+        """Each job's JSON, encoded once: a benchmark should time the client, not this server."""
+        key = (id(self.theirstack_jobs), len(self.theirstack_jobs))
+        if getattr(self, "_encoded_key", None) != key:
+            self._encoded_jobs = {id(j): json.dumps(j).encode() for j in self.theirstack_jobs}
+            self._encoded_key = key
+        return [self._encoded_jobs.get(id(j)) or json.dumps(j).encode() for j in jobs]
+
+    def _theirstack_page(self, body: dict) -> bytes:
         jobs = self.theirstack_jobs
         if body.get("discovered_at_gte"):
             since = body["discovered_at_gte"].rstrip("Z")
@@ -146,9 +155,10 @@ class FakeJobAPI:
         offset, limit = int(body.get("offset", 0)), int(body.get("limit", 25))
         if self.repeat_pages:
             offset = 0
-        return {"metadata": {"total_results": len(jobs) if body.get("include_total_results") else None,
-                             "truncated_results": 0, "truncated_companies": 0, "total_companies": None},
-                "data": jobs[offset:offset + limit]}
+        metadata = {"total_results": len(jobs) if body.get("include_total_results") else None,
+                    "truncated_results": 0, "truncated_companies": 0, "total_companies": None}
+        rows = b",".join(self._encoded(jobs[offset:offset + limit]))
+        return b'{"metadata": ' + json.dumps(metadata).encode() + b', "data": [' + rows + b"]}"
 
     def _fault(self, handler: BaseHTTPRequestHandler, fault: Fault) -> None:
         if fault.kind == "drop":

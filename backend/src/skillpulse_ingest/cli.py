@@ -187,6 +187,9 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
                         help="refuse to call the source again within this many hours of the last call "
                              "(default: 6 for remotive, 0 for theirstack)")
     parser.add_argument("--force", action="store_true", help="call the source even within --cooldown")
+    parser.add_argument("--workers", type=_non_negative_int, metavar="N", default=None,
+                        help="worker processes for classification and skill extraction (default: one less "
+                             "than the cores, at most 4; 0 runs everything in one process)")
     parser.add_argument("--dry-run", action="store_true", help="fetch, classify and report, but write nothing")
     parser.add_argument("--json", action="store_true", help="print the run summary as one JSON object on stdout")
     parser.set_defaults(handler=cmd_ingest)
@@ -237,7 +240,9 @@ def cmd_ingest(args) -> int:
                            max_pages=args.max_pages)
         if state.since:
             log.info("incremental: asking for postings discovered since %s", state.since)
-        summary = run_ingest(query, source, store, state=state, dry_run=args.dry_run, progress=_progress(args))
+        workers = _default(args.workers, min((os.cpu_count() or 1) - 1, 4))
+        summary = run_ingest(query, source, store, state=state, dry_run=args.dry_run, workers=workers,
+                             progress=_progress(args))
     finally:
         _end_progress(args)
         if store:

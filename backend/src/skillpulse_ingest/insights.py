@@ -125,11 +125,16 @@ def postings_summary(store: SQLiteStore, where: PostingFilter) -> dict:
     months: Counter = Counter()
     for day, n in raw["by_day"]:
         months[day[:7] if day else None] += n
+    roles: Counter = Counter()
+    levels: Counter = Counter()
+    for role, level, n in raw["by_role_level"]:  # one indexed pass gives both
+        roles[role] += n
+        levels[level] += n
     ordered = lambda pairs: sorted(pairs, key=lambda kv: (-kv[1], str(kv[0])))  # noqa: E731
     return {"total": raw["postings"], "companies": raw["companies"],
             "date_range": {"from": raw["first_date"], "to": raw["last_date"]},
-            "by_source": ordered(raw["by_source"]), "by_role": ordered(raw["by_role"]),
-            "by_level": ordered(raw["by_level"]), "by_month": ordered(months.items())}
+            "by_source": ordered(raw["by_source"]), "by_role": ordered(roles.items()),
+            "by_level": ordered(levels.items()), "by_month": ordered(months.items())}
 
 
 def locations(store: SQLiteStore, *, days: int = 30, limit: int = 100, today: date | None = None) -> list[str]:

@@ -80,13 +80,11 @@ class JobPosting:
     role_bucket: str = "other"
     level_bucket: str = "unknown"
     skills: tuple[str, ...] = field(default_factory=tuple)
+    id: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         self.url = canonical_url(self.url)
-
-    @property
-    def id(self) -> str:
-        return posting_id(self.source, self.url)
+        self.id = posting_id(self.source, self.url)
 
 
 def posting_id(source: str, url: str) -> str:
@@ -96,7 +94,13 @@ def posting_id(source: str, url: str) -> str:
 
 def canonical_url(url: str) -> str:
     """Lower-case scheme and host, drop the fragment and utm_* tracking parameters."""
-    parts = urlsplit(url.strip())
+    url = url.strip()
+    scheme_end = url.find("://")
+    host_end = url.find("/", scheme_end + 3) if scheme_end > 0 else -1
+    head = url[:host_end] if host_end > 0 else url
+    if head.islower() and "#" not in url and "utm_" not in url.lower():
+        return url  # already canonical: the common case, and a hot path
+    parts = urlsplit(url)
     # Filter the raw pairs rather than re-encoding them, so other parameters stay byte-identical.
     query = "&".join(pair for pair in parts.query.split("&")
                      if pair and not pair.lower().startswith("utm_"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -9,13 +10,14 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 from dataclasses import asdict, dataclass, field
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Callable, Iterator
 
 from .models import IngestionQuery, JobPosting, date_window
 from .role_match import classify, matches_query
 from .skills import extract_skills
 from .sources import FetchState, InvalidRow, Source, get_source
-from .storage_sqlite import SQLiteStore, utc_now
+from .storage_sqlite import SQLiteStore, StoreError, utc_now
 from .text import to_plain_text
 
 log = logging.getLogger(__name__)
@@ -69,11 +71,13 @@ def run_ingest(
     *,
     state: FetchState | None = None,
     dry_run: bool = False,
+    workers: int = 0,
     progress: Callable[[RunSummary], None] = lambda summary: None,
 ) -> RunSummary:
     """Run one ingest and record it in ingest_runs; each page is committed on its own.
 
-    `store` may be None only for a dry run against a database that does not exist yet.
+    `store` may be None only for a dry run against a database that does not exist yet. With
+    `workers`, classification and skill extraction run in that many worker processes.
     """
     state = state or FetchState()
     summary = RunSummary(source.name, str(store.path) if store else None, dry_run=dry_run)
@@ -84,21 +88,31 @@ def run_ingest(
         store.record_request(source.name, query_key(query), started_at)
     seen_this_run: set[str] = set()
     newest = ""  # latest discovered_at seen, for the incremental marker
-    try:
-        for rows in prefetched(source.pages(query, state)):
-            summary.fetched += len(rows)
-            postings = _normalize(source, rows, summary)
-            newest = max([newest, *(p.discovered_at for p in postings if p.discovered_at)])
-            _process_page(postings, query, store, writing, summary, seen_this_run)
-            summary.stopped_by = state.stopped_by
+    pending: _Page | None = None  # analyzed while the next page was fetched; stored one page late
+    with Analyzer(workers) as analyzer:
+        try:
+            for rows in prefetched(source.pages(query, state)):
+                summary.fetched += len(rows)
+                postings = _normalize(source, rows, summary)
+                newest = max([newest, *(p.discovered_at for p in postings if p.discovered_at)])
+                page = _recognize(postings, query, store, summary, seen_this_run)
+                page.analysis = analyzer.submit(page.candidates, query)
+                _store(pending, store, writing, summary)
+                pending = page
+                summary.stopped_by = state.stopped_by
+                summary.duration_s = round(time.monotonic() - started, 3)
+                progress(summary)
+            _store(pending, store, writing, summary)
+            pending = None
+        except BaseException as exc:
+            if pending is not None and not isinstance(exc, StoreError):
+                with contextlib.suppress(Exception):  # keep the pages fetched before the fault
+                    _store(pending, store, writing, summary)
             summary.duration_s = round(time.monotonic() - started, 3)
-            progress(summary)
-    except BaseException as exc:
-        summary.duration_s = round(time.monotonic() - started, 3)
-        if writing:
-            error = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc) or type(exc).__name__
-            store.finish_run(summary.run_id, summary.to_dict(), "failed", error, state.stopped_by)
-        raise
+            if writing:
+                error = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc) or type(exc).__name__
+                store.finish_run(summary.run_id, summary.to_dict(), "failed", error, state.stopped_by)
+            raise
     summary.stopped_by = state.stopped_by
     summary.duration_s = round(time.monotonic() - started, 3)
     if writing:
@@ -202,16 +216,23 @@ def _normalize(source: Source, rows: list[dict], summary: RunSummary) -> list[Jo
     return postings
 
 
-def _process_page(postings, query, store, writing, summary, seen_this_run) -> None:
+@dataclass
+class _Page:
+    candidates: list[JobPosting]        # not stored yet: to classify, match and extract
+    seen: list[str]                     # stored already: only last_seen_at moves
+    analysis: Future | None = None
+
+
+def _recognize(postings, query, store, summary, seen_this_run) -> _Page:
     """Recognize stored postings before any classification: a rerun costs almost nothing."""
     known = store.known(postings) if store is not None else {}
-    fresh, seen = [], []
+    page = _Page([], [])
     for posting in postings:
         stored = known.get(posting.id)
         if stored or posting.id in seen_this_run:
             if stored:
                 posting.role_bucket, posting.level_bucket = stored
-                seen.append(posting.id)
+                page.seen.append(posting.id)
             else:
                 posting.role_bucket, posting.level_bucket = classify(posting.title, posting.description_raw)
             if matches_query(posting, query):
@@ -219,18 +240,79 @@ def _process_page(postings, query, store, writing, summary, seen_this_run) -> No
                 summary.skipped += 1
             continue
         seen_this_run.add(posting.id)
-        plain = to_plain_text(posting.description_raw)  # once, for both classification and skills
-        posting.role_bucket, posting.level_bucket = classify(posting.title, plain, prepared=True)
-        if matches_query(posting, query):
-            posting.skills = tuple(extract_skills(posting.title, plain, prepared=True))
-            fresh.append(posting)
+        page.candidates.append(posting)
+    return page
+
+
+def _store(page: _Page | None, store, writing, summary) -> None:
+    if page is None:
+        return
+    fresh = []
+    for index, role, level, skills in page.analysis.result():
+        posting = page.candidates[index]
+        posting.role_bucket, posting.level_bucket, posting.skills = role, level, skills
+        fresh.append(posting)
     summary.matched += len(fresh)
     if writing:
-        inserted, raced = store.save_page(fresh, seen)
+        inserted, raced = store.save_page(fresh, page.seen)
         summary.inserted += inserted
         summary.skipped += raced
     else:
         summary.inserted += len(fresh)
+
+
+def analyze(postings: list[JobPosting], query: IngestionQuery) -> list[tuple[int, str, str, tuple[str, ...]]]:
+    """Classify postings and extract the skills of those that match: the CPU-heavy step.
+
+    Returns (index, role, level, skills) of the matching ones; runs in a worker process too.
+    """
+    matched = []
+    for index, posting in enumerate(postings):
+        plain = to_plain_text(posting.description_raw)  # once, for both classification and skills
+        posting.role_bucket, posting.level_bucket = classify(posting.title, plain, prepared=True)
+        if matches_query(posting, query):
+            matched.append((index, posting.role_bucket, posting.level_bucket,
+                            tuple(extract_skills(posting.title, plain, prepared=True))))
+    return matched
+
+
+def _analyze_slim(rows: list[tuple], query: IngestionQuery):
+    """The worker's entry: rebuilds light postings (no raw JSON crosses the process boundary)."""
+    return analyze([JobPosting(source="", url="x:", title=title, description_raw=description, date_posted=day,
+                               remote=remote, country_code=country, region_code=region, city=city,
+                               remote_scope=scope)
+                    for title, description, day, remote, country, region, city, scope in rows], query)
+
+
+class Analyzer:
+    """Runs `analyze` in place, or in a worker process so it overlaps fetching, parsing and storing.
+
+    The worker starts only for pages large enough to pay for it; `workers=0` keeps everything in process.
+    """
+
+    MIN_BATCH = 100
+
+    def __init__(self, workers: int = 0):
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, postings: list[JobPosting], query: IngestionQuery) -> Future:
+        if self.workers and len(postings) >= self.MIN_BATCH:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self.workers)
+            slim = [(p.title, p.description_raw, p.date_posted, p.remote, p.country_code, p.region_code, p.city,
+                     p.remote_scope) for p in postings]
+            return self._pool.submit(_analyze_slim, slim, query)
+        done: Future = Future()
+        done.set_result(analyze(postings, query))
+        return done
+
+    def __enter__(self) -> "Analyzer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
 
 
 def _marker(source: Source, query: IngestionQuery, state: FetchState, newest: str, started_at: str):

@@ -223,7 +223,7 @@ def _ids(text: str, cat: Catalog) -> set[str]:
         key = m.group()
         ids = plain.get(key)
         if ids is None:
-            if not key_ids[" ".join(key.split())] <= found:
+            if not key_ids[key if " " not in key and "\n" not in key else " ".join(key.split())] <= found:
                 context = text[max(0, start - 60):m.end() + 60]
                 if context in failed:
                     continue

@@ -80,10 +80,10 @@ MIGRATIONS = {
     UPDATE postings SET skills = coalesce((SELECT group_concat(skill, ',') FROM
         (SELECT skill FROM posting_skills s WHERE s.posting_id = postings.id ORDER BY skill)), '');
     DROP INDEX postings_date;
+    DROP INDEX postings_retrieved;
     CREATE INDEX postings_insights ON postings (date_posted, role_bucket, level_bucket, country_code,
         region_code, city, remote, remote_scope, source, company, skills);
     CREATE INDEX postings_role_level ON postings (role_bucket, level_bucket, date_posted);
-    CREATE INDEX postings_level ON postings (level_bucket, date_posted);
     CREATE INDEX postings_company ON postings (company COLLATE NOCASE);
     """,
 }
@@ -179,6 +179,8 @@ class SQLiteStore:
             return
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
+        # Checkpoint every ~64 MB of WAL rather than 4 MB: a page of postings is several MB.
+        self.conn.execute("PRAGMA wal_autocheckpoint = 16000")
         self.conn.execute("PRAGMA foreign_keys = ON")
         if version < SCHEMA_VERSION:
             self._migrate()
@@ -327,14 +329,14 @@ class SQLiteStore:
         def value(expression: str):
             return self.conn.execute(f"SELECT {expression} FROM postings p WHERE {clause}", params).fetchone()[0]
 
-        def grouped(column: str) -> list[tuple]:
-            return self.conn.execute(f"SELECT {column}, count(*) FROM postings p WHERE {clause} "
-                                     f"GROUP BY {column}", params).fetchall()
+        def grouped(columns: str) -> list[tuple]:
+            return self.conn.execute(f"SELECT {columns}, count(*) FROM postings p WHERE {clause} "
+                                     f"GROUP BY {columns}", params).fetchall()
 
         return {"postings": value("count(*)"), "companies": value("count(DISTINCT company COLLATE NOCASE)"),
                 "first_date": value("min(date_posted)"), "last_date": value("max(date_posted)"),
-                "by_source": grouped("source"), "by_role": grouped("role_bucket"),
-                "by_level": grouped("level_bucket"), "by_day": grouped("date_posted")}
+                "by_source": grouped("source"), "by_role_level": grouped("role_bucket, level_bucket"),
+                "by_day": grouped("date_posted")}
 
     def place_labels(self, where: PostingFilter) -> list[str]:
         """Clean place labels ("Dallas, TX", "Berlin, Germany") of on-site postings, most frequent first."""
