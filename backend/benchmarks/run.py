@@ -200,7 +200,7 @@ def main() -> None:
     cli_rate, floor_rate = ingest["n"] / ingest["first_s"], ingest["n"] / ingest["floor_s"]
     rows = [
         (f"ingest {ingest['n']:,} postings ({ingest['mb']:.0f} MB JSON), CLI", f"{cli_rate:,.0f} postings/s",
-         f">= 50% of floor", cli_rate >= 0.5 * floor_rate),
+         ">= 50% of floor", cli_rate >= 0.5 * floor_rate),
         ("  floor: requests + json + executemany", f"{floor_rate:,.0f} postings/s",
          f"CLI at {cli_rate / floor_rate:.0%}", None),
         ("ingest again, all stored", f"{ingest['n'] / ingest['again_s']:,.0f} postings/s",

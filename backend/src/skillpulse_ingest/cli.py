@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__, output
-from .models import LEVEL_BUCKETS, MAX_DAYS, REMOTE_MODES, ROLE_BUCKETS, IngestionQuery, QueryError
 from .insights import postings_summary, skill_insights
+from .models import LEVEL_BUCKETS, MAX_DAYS, REMOTE_MODES, ROLE_BUCKETS, IngestionQuery, QueryError
 from .pipeline import RunSummary, next_allowed_call, plan_fetch, rebuild_skills, run_ingest
+from .places import parse_place
 from .server import DEFAULT_ORIGINS, make_server
 from .skills import catalog
-from .places import parse_place
-from .sources import SOURCES, ConfigError, FetchState, HttpSettings, SourceError, get_source
+from .sources import SOURCES, ConfigError, HttpSettings, SourceError, get_source
 from .storage_sqlite import PostingFilter, SQLiteStore, StoreError, StoreOpenError, default_db_path
 
 log = logging.getLogger("skillpulse")

@@ -8,9 +8,9 @@ import logging
 import queue
 import threading
 import time
-from datetime import datetime, timedelta, timezone
-from dataclasses import asdict, dataclass, field
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
 
 from .models import IngestionQuery, JobPosting, date_window
@@ -86,7 +86,7 @@ def run_ingest(
     if writing:
         summary.run_id = store.start_run(source.name, query.to_dict())
         store.record_request(source.name, query_key(query), started_at)
-    seen_this_run: set[str] = set()
+    seen_this_run: set[str] = set()  # ids not stored yet (all of them in a dry run)
     newest = ""  # latest discovered_at seen, for the incremental marker
     pending: _Page | None = None  # analyzed while the next page was fetched; stored one page late
     with Analyzer(workers) as analyzer:
@@ -98,6 +98,9 @@ def run_ingest(
                 page = _recognize(postings, query, store, summary, seen_this_run)
                 page.analysis = analyzer.submit(page.candidates, query)
                 _store(pending, store, writing, summary)
+                if writing and pending is not None:
+                    # Stored now, so store.known() recognizes them: memory stays flat over long runs.
+                    seen_this_run.difference_update(p.id for p in pending.candidates)
                 pending = page
                 summary.stopped_by = state.stopped_by
                 summary.duration_s = round(time.monotonic() - started, 3)

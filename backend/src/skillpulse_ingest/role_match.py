@@ -159,7 +159,9 @@ _LADDER = re.compile(
 _TRAILING_NUMERAL = re.compile(r"\s(ii|iii|iv|v)\s*(?:$|[-|(,])")
 _LADDER_LEVEL = {"i": "entry", "1": "entry", "ii": "mid", "2": "mid"}
 _MTS = re.compile(r"member\s+of\s+(?:the\s+)?technical\s+staff")
-_NOISE = re.compile(r"\((?:[mwfdhx]\s*/\s*)+[mwfdhx]\)|\b[mwfh]\s*/\s*[mwfh](?:\s*/\s*[dx])?\b|\([^)]*remote[^)]*\)", re.I)
+# Gender markers ("(m/w/d)", "F/M") and remote notes ("(Remote, US)") say nothing about role or level.
+_NOISE = re.compile(r"\((?:[mwfdhx]\s*/\s*)+[mwfdhx]\)|\b[mwfh]\s*/\s*[mwfh](?:\s*/\s*[dx])?\b"
+                    r"|\([^)]*remote[^)]*\)", re.I)
 
 
 def _compile(signals: dict[str, str]) -> re.Pattern:
@@ -218,9 +220,9 @@ def _role_from_description(plain: str) -> str | None:
     counts: dict[str, int] = {}
     for m in _DESCRIPTION_RE.finditer(plain.lower()):
         counts[m.lastgroup] = counts.get(m.lastgroup, 0) + 1
-    if counts.get("fullstack", 0) >= 1 or (counts.get("frontend", 0) >= 2 and counts.get("backend", 0) >= 2
-                                           and min(counts["frontend"], counts["backend"]) * 2 >= max(counts["frontend"], counts["backend"])):
-        return "fullstack"
+    front, back = counts.get("frontend", 0), counts.get("backend", 0)
+    if counts.get("fullstack", 0) or (min(front, back) >= 2 and min(front, back) * 2 >= max(front, back)):
+        return "fullstack"  # named outright, or both ends in balance
     ranked = sorted(counts.items(), key=lambda kv: -kv[1])
     if not ranked or ranked[0][1] < 2:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Callable, Iterator, Protocol
@@ -16,6 +17,8 @@ from typing import Callable, Iterator, Protocol
 from ..models import IngestionQuery, JobPosting
 
 log = logging.getLogger(__name__)
+
+REPEAT_WINDOW = 32  # pages remembered for loop detection: memory stays flat however long the run
 
 
 class SourceError(Exception):
@@ -47,6 +50,12 @@ class FetchState:
 
 class Source(Protocol):
     name: str
+    default_min_interval: float   # least seconds between requests, unless --min-interval says otherwise
+    cooldown_hours: float         # least hours between runs (a provider's daily-call limit); 0: none
+    incremental: bool             # honours FetchState.since and known_ids
+
+    @classmethod
+    def from_env(cls, settings, env) -> "Source": ...  # raises ConfigError when it cannot be used
 
     def pages(self, query: IngestionQuery, state: FetchState) -> Iterator[list[dict]]: ...
 
@@ -63,9 +72,9 @@ def offset_pages(
     """Page with offset+limit until a stop rule fires; never asks for more than max_results rows.
 
     Stops on a short or empty page, at max_results, at the reported total, at max_pages,
-    or when a page repeats one already seen (a server stuck on the same page).
+    or when a page repeats one of the last REPEAT_WINDOW pages (a server stuck on the same page).
     """
-    offset, seen = 0, set()
+    offset, recent = 0, deque(maxlen=REPEAT_WINDOW)
     while True:
         if offset >= max_results:
             state.stopped_by = "max_results"
@@ -77,12 +86,12 @@ def offset_pages(
         rows, total = fetch(offset, limit)
         state.requests += 1
         # The ids in order identify a page well enough, and cost nothing next to hashing 2 MB of JSON.
-        fingerprint = tuple(row.get("id") if isinstance(row, dict) else repr(row)[:64] for row in rows)
-        if rows and fingerprint in seen:
+        fingerprint = hash(tuple(row.get("id") if isinstance(row, dict) else repr(row)[:64] for row in rows))
+        if rows and fingerprint in recent:
             log.warning("the source sent the same page twice; stopping to avoid a loop")
             state.stopped_by = "repeated_page"
             return
-        seen.add(fingerprint)
+        recent.append(fingerprint)
         yield rows[:limit]
         offset += len(rows)
         if len(rows) < limit:

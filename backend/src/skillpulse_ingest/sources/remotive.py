@@ -6,8 +6,17 @@ from typing import Iterator, Mapping
 
 from ..models import IngestionQuery, JobPosting
 from ..places import remote_scope
-from .base import (FetchState, InvalidRow, SourceError, http_url, optional_text, parse_timestamp,
-                   raw_json, required_text, source_id)
+from .base import (
+    FetchState,
+    InvalidRow,
+    SourceError,
+    http_url,
+    optional_text,
+    parse_timestamp,
+    raw_json,
+    required_text,
+    source_id,
+)
 from .http import HttpClient, HttpSettings, RetryPolicy
 
 NAME = "remotive"

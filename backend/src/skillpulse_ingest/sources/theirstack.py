@@ -7,9 +7,22 @@ from typing import Iterator, Mapping
 
 from ..models import IngestionQuery, JobPosting
 from ..places import encode_scope, parse_place, place_label, region_name
-from .base import (AuthError, ConfigError, FetchState, InvalidRow, SourceError, http_url, iso_utc,
-                   offset_pages, optional_text, parse_day, parse_timestamp, raw_json, required_text,
-                   source_id)
+from .base import (
+    AuthError,
+    ConfigError,
+    FetchState,
+    InvalidRow,
+    SourceError,
+    http_url,
+    iso_utc,
+    offset_pages,
+    optional_text,
+    parse_day,
+    parse_timestamp,
+    raw_json,
+    required_text,
+    source_id,
+)
 from .http import HttpClient, HttpSettings, error_detail
 
 NAME = "theirstack"

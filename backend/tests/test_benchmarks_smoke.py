@@ -1,0 +1,21 @@
+"""The benchmarks run (tiny sizes; the numbers themselves are not checked here)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.mark.parametrize("script,args,expect", [
+    ("bench_skills.py", ["--postings", "20"], "speed-up over the naive loop"),
+    ("bench_role_match.py", ["--repeat", "1"], "titles/s"),
+    ("run.py", ["--quick"], "inspect --summary"),
+])
+def test_benchmark_runs(script, args, expect):
+    result = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert expect in result.stdout
