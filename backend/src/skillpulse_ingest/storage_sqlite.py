@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -157,7 +158,7 @@ class SQLiteStore:
             raise StoreOpenError(f"cannot open database {path}: {_why(exc)}") from None
         store = cls(conn, path, readonly)
         try:
-            store._prepare()
+            store._prepare_when_free()
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreOpenError(f"cannot use database {path}: {_why(exc)}") from None
@@ -165,6 +166,20 @@ class SQLiteStore:
             conn.close()
             raise
         return store
+
+    def _prepare_when_free(self) -> None:
+        """Prepare, waiting out another process that is creating or migrating the same file.
+
+        Switching a new file to WAL needs a lock SQLite does not wait for, so retry here.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                return self._prepare()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _prepare(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -177,7 +192,8 @@ class SQLiteStore:
                 raise StoreOpenError(f"database {self.path} has schema version {version}; "
                                      f"run any skillpulse ingest once to migrate it")
             return
-        self.conn.execute("PRAGMA journal_mode = WAL")
+        if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
         # Checkpoint every ~64 MB of WAL rather than 4 MB: a page of postings is several MB.
         self.conn.execute("PRAGMA wal_autocheckpoint = 16000")
