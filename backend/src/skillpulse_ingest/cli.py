@@ -185,7 +185,7 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
                              "theirstack, its 4 requests per second; 0 for remotive)")
     parser.add_argument("--cooldown", type=_non_negative_float, metavar="HOURS",
                         help="refuse to call the source again within this many hours of the last call "
-                             "(default: 6 for remotive, 0 for theirstack)")
+                             "(default with --incremental: 6 for remotive, 0 for theirstack; else 0)")
     parser.add_argument("--force", action="store_true", help="call the source even within --cooldown")
     parser.add_argument("--workers", type=_non_negative_int, metavar="N", default=None,
                         help="worker processes for classification and skill extraction (default: one less "
@@ -230,7 +230,9 @@ def cmd_ingest(args) -> int:
     path = _db_path(args)
     store = SQLiteStore.open(path, readonly=args.dry_run) if not args.dry_run or path.exists() else None
     try:
-        cooldown = _default(args.cooldown, source_cls.cooldown_hours)
+        # Scheduled runs (--incremental) respect the provider's daily-call limit by default; a run by
+        # hand does only when --cooldown is given, so trying a command twice just works.
+        cooldown = _default(args.cooldown, source_cls.cooldown_hours if args.incremental else 0.0)
         allowed = None if args.force else next_allowed_call(store, source, cooldown)
         if allowed:
             log.info("%s was called less than %g hours ago; next call allowed after %s (use --force to call now)",

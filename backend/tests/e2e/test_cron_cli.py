@@ -97,16 +97,22 @@ def test_rate_limit_headers_lengthen_the_wait(api, db):
     assert second - first >= 0.95
 
 
-def test_remotive_guard_blocks_within_the_cooldown_and_force_passes(api, db):
+def test_remotive_guard_blocks_scheduled_runs_within_the_cooldown_and_force_passes(api, db):
     api.remotive_jobs = [remotive_job(i) for i in range(5)]
-    assert run_cli("ingest", "--source", "remotive", "--db", db, env=api.env()).returncode == 0
-    blocked = run_cli("ingest", "--source", "remotive", "--db", db, env=api.env())
+    cron = ("ingest", "--source", "remotive", "--incremental", "--db", db)
+    assert run_cli(*cron, env=api.env()).returncode == 0
+    blocked = run_cli(*cron, env=api.env())
     assert blocked.returncode == 0 and blocked.stdout == ""
     assert "next call allowed after" in blocked.stderr and blocked.stderr.count("\n") == 1
     assert len(api.calls(REMOTIVE_PATH)) == 1
-    quiet = run_cli("ingest", "--source", "remotive", "-q", "--db", db, env=api.env())
+    quiet = run_cli(*cron, "-q", env=api.env())
     assert quiet.returncode == 0 and quiet.stderr == ""
-    forced = run_cli("ingest", "--source", "remotive", "--force", "--db", db, env=api.env())
+    forced = run_cli(*cron, "--force", env=api.env())
     assert forced.returncode == 0 and len(api.calls(REMOTIVE_PATH)) == 2
-    short = run_cli("ingest", "--source", "remotive", "--cooldown", 0, "--db", db, env=api.env())
+    short = run_cli(*cron, "--cooldown", 0, env=api.env())
     assert short.returncode == 0 and len(api.calls(REMOTIVE_PATH)) == 3
+    # a run by hand is not held back, unless it asks for a cooldown
+    by_hand = run_cli("ingest", "--source", "remotive", "--db", db, env=api.env())
+    assert by_hand.returncode == 0 and len(api.calls(REMOTIVE_PATH)) == 4
+    careful = run_cli("ingest", "--source", "remotive", "--cooldown", 1, "--db", db, env=api.env())
+    assert careful.returncode == 0 and "next call allowed" in careful.stderr and len(api.calls(REMOTIVE_PATH)) == 4

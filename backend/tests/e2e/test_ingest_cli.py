@@ -95,8 +95,7 @@ def test_remotive_ingest_and_rerun(api, db):
     assert row["location"] == "Remote (USA Only)" and row["date_posted"] == days_ago(1)
     assert len(api.calls(REMOTIVE_PATH)) == 1
 
-    second = run_cli("ingest", "--source", "remotive", "--role", "backend", "--db", db, "--json", "--force",
-                     env=api.env())
+    second = run_cli("ingest", "--source", "remotive", "--role", "backend", "--db", db, "--json", env=api.env())
     summary = json.loads(second.stdout)
     assert summary["inserted"] == 0 and summary["skipped"] == summary["matched"] == len(stored)
 
