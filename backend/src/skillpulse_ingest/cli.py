@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -337,6 +338,8 @@ def cmd_serve(args) -> int:
         raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     host, port = server.server_address[:2]
     log.info("serving %s on http://%s:%d (CORS: %s); Ctrl+C stops", _db_path(args), host, port, ", ".join(origins))
+    for name in ("SIGINT", "SIGTERM"):  # also when started in the background, where SIGINT may be ignored
+        signal.signal(getattr(signal, name), _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -344,6 +347,10 @@ def cmd_serve(args) -> int:
     finally:
         server.server_close()
     return EXIT_OK
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _port(text: str) -> int:

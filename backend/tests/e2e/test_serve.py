@@ -229,6 +229,22 @@ def test_serve_command_starts_answers_and_stops_on_ctrl_c(db, tmp_path):
         assert proc.returncode == 0 and "stopped" in proc.stderr.read()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_serve_stops_cleanly_when_started_in_the_background(db, signame):
+    fill(db)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "skillpulse_ingest", "serve", "--db", str(db), "--port", str(port)],
+                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert f":{port}" in proc.stderr.readline()
+    proc.send_signal(getattr(signal, signame))  # a background job inherits SIGINT ignored; skillpulse still stops
+    proc.wait(timeout=10)
+    assert proc.returncode == 0 and "stopped" in proc.stderr.read()
+
+
 # The schema comes straight from the code that serves /openapi.json; test_openapi_describes_every_endpoint
 # checks the served copy. Loading it eagerly avoids schemathesis' lazy fixtures.
 fuzz = schemathesis.openapi.from_dict(openapi_document())
