@@ -93,3 +93,36 @@ def test_marker_never_passes_the_run_start(db):
 def _with_discovered(posting, stamp):
     posting.discovered_at = stamp
     return posting
+
+
+def test_worker_processes_give_the_same_result_as_in_process(db, tmp_path):
+    pages = [[remotive_job(i) for i in range(150)], [remotive_job(i) for i in range(150, 300)]]
+    with SQLiteStore.open(db) as store:
+        pooled = run_ingest(QUERY, ListSource(pages), store, workers=1)
+        pooled_rows = store.conn.execute("SELECT id, role_bucket, level_bucket, skills FROM postings ORDER BY id").fetchall()
+    with SQLiteStore.open(tmp_path / "inline.db") as store:
+        inline = run_ingest(QUERY, ListSource(pages), store, workers=0)
+        inline_rows = store.conn.execute("SELECT id, role_bucket, level_bucket, skills FROM postings ORDER BY id").fetchall()
+    assert pooled.to_dict() | {"duration_s": 0, "db": ""} == inline.to_dict() | {"duration_s": 0, "db": ""}
+    assert pooled_rows == inline_rows and len(pooled_rows) == pooled.inserted > 0
+
+
+def test_a_dead_worker_falls_back_to_in_process(db, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    import skillpulse_ingest.pipeline as pipeline
+
+    class DeadPool:
+        def __init__(self, workers):
+            pass
+
+        def submit(self, *args):
+            raise BrokenProcessPool("worker died")
+
+        def shutdown(self, **kwargs):
+            pass
+
+    monkeypatch.setattr(pipeline, "ProcessPoolExecutor", DeadPool)
+    with SQLiteStore.open(db) as store:
+        summary = run_ingest(QUERY, ListSource([[remotive_job(i) for i in range(200)]]), store, workers=1)
+    assert summary.inserted == summary.matched > 0

@@ -9,6 +9,7 @@ import queue
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
@@ -223,7 +224,7 @@ def _normalize(source: Source, rows: list[dict], summary: RunSummary) -> list[Jo
 class _Page:
     candidates: list[JobPosting]        # not stored yet: to classify, match and extract
     seen: list[str]                     # stored already: only last_seen_at moves
-    analysis: Future | None = None
+    analysis: Future | _Fallback | None = None
 
 
 def _recognize(postings, query, store, summary, seen_this_run) -> _Page:
@@ -279,6 +280,20 @@ def analyze(postings: list[JobPosting], query: IngestionQuery) -> list[tuple[int
     return matched
 
 
+class _Fallback:
+    """A worker's result; if the worker process died, the same work done here instead."""
+
+    def __init__(self, future: Future, postings: list[JobPosting], query: IngestionQuery, analyzer: "Analyzer"):
+        self.future, self.postings, self.query, self.analyzer = future, postings, query, analyzer
+
+    def result(self):
+        try:
+            return self.future.result()
+        except BrokenProcessPool as exc:
+            self.analyzer._give_up(exc)
+            return analyze(self.postings, self.query)
+
+
 def _analyze_slim(rows: list[tuple], query: IngestionQuery):
     """The worker's entry: rebuilds light postings (no raw JSON crosses the process boundary)."""
     return analyze([JobPosting(source="", url="x:", title=title, description_raw=description, date_posted=day,
@@ -301,14 +316,21 @@ class Analyzer:
 
     def submit(self, postings: list[JobPosting], query: IngestionQuery) -> Future:
         if self.workers and len(postings) >= self.MIN_BATCH:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.workers)
             slim = [(p.title, p.description_raw, p.date_posted, p.remote, p.country_code, p.region_code, p.city,
                      p.remote_scope) for p in postings]
-            return self._pool.submit(_analyze_slim, slim, query)
+            try:
+                if self._pool is None:
+                    self._pool = ProcessPoolExecutor(self.workers)
+                return _Fallback(self._pool.submit(_analyze_slim, slim, query), postings, query, self)
+            except (OSError, RuntimeError, BrokenProcessPool) as exc:
+                self._give_up(exc)
         done: Future = Future()
         done.set_result(analyze(postings, query))
         return done
+
+    def _give_up(self, exc: BaseException) -> None:
+        log.warning("worker processes unavailable (%s); classifying in this process", exc)
+        self.workers = 0
 
     def __enter__(self) -> "Analyzer":
         return self
