@@ -189,8 +189,8 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
                              "(default with --incremental: 6 for remotive, 0 for theirstack; else 0)")
     parser.add_argument("--force", action="store_true", help="call the source even within --cooldown")
     parser.add_argument("--workers", type=_non_negative_int, metavar="N", default=None,
-                        help="worker processes for classification and skill extraction (default: one less "
-                             "than the cores, at most 4; 0 runs everything in one process)")
+                        help="worker processes for classification and skill extraction (default: one per "
+                             "core, at most 4, none on one core; 0 runs everything in one process)")
     parser.add_argument("--dry-run", action="store_true", help="fetch, classify and report, but write nothing")
     parser.add_argument("--json", action="store_true", help="print the run summary as one JSON object on stdout")
     parser.set_defaults(handler=cmd_ingest)
@@ -243,7 +243,8 @@ def cmd_ingest(args) -> int:
                            max_pages=args.max_pages)
         if state.since:
             log.info("incremental: asking for postings discovered since %s", state.since)
-        workers = _default(args.workers, min((os.cpu_count() or 1) - 1, 4))
+        cores = os.cpu_count() or 1
+        workers = _default(args.workers, min(cores, 4) if cores > 1 else 0)
         summary = run_ingest(query, source, store, state=state, dry_run=args.dry_run, workers=workers,
                              progress=_progress(args))
     finally:

@@ -215,7 +215,6 @@ def _ids(text: str, cat: Catalog) -> set[str]:
     waiting: list[_Hit] = []         # list items of the current segment, waiting for an anchor
     waiting_end = -1
     plain, key_ids = cat.plain, cat.key_ids
-    failed: set[str] = set()         # contexts in which an ambiguous form already failed (text repeats)
     for m in cat.pattern.finditer(lowered):
         start = m.start()
         if waiting and start >= waiting_end:
@@ -224,25 +223,27 @@ def _ids(text: str, cat: Catalog) -> set[str]:
         ids = plain.get(key)
         if ids is None:
             if not key_ids[key if " " not in key and "\n" not in key else " ".join(key.split())] <= found:
-                context = text[max(0, start - 60):m.end() + 60]
-                if context in failed:
+                # Whether a form counts on its own depends only on the text around it; boilerplate
+                # repeats across postings, so those verdicts are remembered.
+                context = (min(start, 60), text[max(0, start - 60):m.end() + 60])
+                verdict = _VERDICTS.get(context)
+                if verdict is None:
+                    verdict = _verdict(m, text, cat)
+                    if len(_VERDICTS) >= _VERDICTS_SIZE:
+                        _VERDICTS.clear()
+                    _VERDICTS[context] = verdict
+                hit = verdict if isinstance(verdict, _Hit) else None
+                if verdict is False:
                     continue
-                hit = _resolve(m, text, cat)
-                if hit is None:
-                    failed.add(context)
-                    continue
-                if hit.ids or _passes_alone(text, hit):
-                    ids = hit.ids or hit.forms[0].ids
-                elif _in_a_list(text, hit):
+                if isinstance(verdict, tuple):
+                    ids = verdict
+                else:  # a list item: it counts if a confirmed hit shares its line or sentence
                     seg_start, seg_end = segments.bounds(start)
                     if last_anchor >= seg_start:
                         found.update(hit.forms[0].ids)
                     else:
                         waiting.append(hit)
                         waiting_end = seg_end
-                    continue
-                else:
-                    failed.add(context)
                     continue
             else:
                 ids = ()             # named and confirmed already: it still anchors a list
@@ -256,17 +257,16 @@ def _ids(text: str, cat: Catalog) -> set[str]:
 
 
 class _Segments:
-    """Line and sentence boundaries, computed only when a list item needs them."""
+    """Line and sentence bounds around a position, found locally (the text can be long)."""
 
     def __init__(self, text: str):
         self.text = text
-        self.ends: list[int] | None = None
 
     def bounds(self, pos: int) -> tuple[int, int]:
-        if self.ends is None:
-            self.ends = [m.end() for m in _SEGMENT_END.finditer(self.text)]
-        i = bisect.bisect_right(self.ends, pos)
-        return (self.ends[i - 1] if i else 0), (self.ends[i] if i < len(self.ends) else len(self.text) + 1)
+        text = self.text
+        start = max(text.rfind("\n", 0, pos), _last_sentence_end(text, pos)) + 1
+        end = _SEGMENT_END.search(text, pos)
+        return start, end.end() if end else len(text) + 1
 
 
 def _lower_same_length(text: str) -> str:
@@ -302,6 +302,20 @@ def _last_sentence_end(text: str, pos: int) -> int:
     for mark in ". ", "! ", "? ", "; ":
         best = max(best, text.rfind(mark, 0, pos))
     return best
+
+
+_VERDICTS: dict[tuple[int, str], "tuple[str, ...] | _Hit | bool"] = {}
+_VERDICTS_SIZE = 10_000
+
+
+def _verdict(m: re.Match, text: str, cat: Catalog) -> "tuple[str, ...] | _Hit | bool":
+    """What the text around a hit says: its ids (it counts), a list item (_Hit), or False."""
+    hit = _resolve(m, text, cat)
+    if hit is None:
+        return False
+    if hit.ids or _passes_alone(text, hit):
+        return hit.ids or hit.forms[0].ids
+    return hit if _in_a_list(text, hit) else False
 
 
 def _resolve(m: re.Match, text: str, cat: Catalog) -> "_Hit | None":

@@ -197,6 +197,7 @@ class SQLiteStore:
         self.conn.execute("PRAGMA synchronous = NORMAL")
         # Checkpoint every ~64 MB of WAL rather than 4 MB: a page of postings is several MB.
         self.conn.execute("PRAGMA wal_autocheckpoint = 16000")
+        self.conn.execute("PRAGMA cache_size = -32000")  # 32 MB: postings ids are random, so their index pages are too
         self.conn.execute("PRAGMA foreign_keys = ON")
         if version < SCHEMA_VERSION:
             self._migrate()
