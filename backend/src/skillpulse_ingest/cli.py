@@ -14,7 +14,7 @@ from typing import Sequence
 from . import __version__, output
 from .insights import postings_summary, skill_insights
 from .models import LEVEL_BUCKETS, MAX_DAYS, REMOTE_MODES, ROLE_BUCKETS, IngestionQuery, QueryError
-from .pipeline import RunSummary, next_allowed_call, plan_fetch, rebuild_skills, run_ingest
+from .pipeline import RunSummary, next_allowed_call, plan_fetch, rebuild_skills, record_held_back, run_ingest
 from .places import parse_place
 from .server import DEFAULT_ORIGINS, make_server
 from .skills import catalog
@@ -121,7 +121,7 @@ def build_parser(prog: str = "skillpulse") -> argparse.ArgumentParser:
     skill_commands.required = True
     listing = skill_commands.add_parser("list", help="show the catalog", description="Show the skill catalog.")
     listing.add_argument("--category", help="only this category")
-    listing.add_argument("--format", choices=("table", "json"), help="output format (default: table on a terminal, else json)")
+    listing.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     listing.set_defaults(handler=cmd_skills_list)
     rebuild = skill_commands.add_parser("rebuild", help="re-extract skills of every stored posting",
                                         description="Re-extract the skills of every stored posting, after "
@@ -141,7 +141,7 @@ def build_parser(prog: str = "skillpulse") -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="list recent ingest runs", description="Recent ingest runs, newest first.")
     _add_common(runs)
     runs.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="how many runs (default: 20)")
-    runs.add_argument("--format", choices=("table", "json"), help="output format (default: table on a terminal, else json)")
+    runs.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     runs.set_defaults(handler=cmd_runs)
     return parser
 
@@ -203,7 +203,8 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--source", choices=tuple(SOURCES), help="only postings from this source")
     _add_filters(parser, days_default=None)
     parser.add_argument("--format", choices=("table", "json", "csv"),
-                        help="output format (default: table on a terminal, else json)")
+                        default="table", help="output format: aligned columns for people (default), "
+                                              "json or csv for programs")
     parser.add_argument("--summary", action="store_true",
                         help="counts by source, role, level and month, with the date range and total")
     parser.set_defaults(handler=cmd_inspect)
@@ -236,8 +237,11 @@ def cmd_ingest(args) -> int:
         cooldown = _default(args.cooldown, source_cls.cooldown_hours if args.incremental else 0.0)
         allowed = None if args.force else next_allowed_call(store, source, cooldown)
         if allowed:
+            when = allowed.strftime("%Y-%m-%d %H:%M UTC")
             log.info("%s was called less than %g hours ago; next call allowed after %s (use --force to call now)",
-                     source.name, cooldown, allowed.strftime("%Y-%m-%d %H:%M UTC"))
+                     source.name, cooldown, when)
+            if not args.dry_run:
+                record_held_back(store, source, query, f"next call allowed after {when}")
             return EXIT_OK
         state = plan_fetch(store, source, query, incremental=args.incremental and not args.full_refresh,
                            max_pages=args.max_pages)
@@ -269,7 +273,7 @@ def cmd_inspect(args) -> int:
     with SQLiteStore.open(_db_path(args), readonly=True) as store:
         where = PostingFilter(source=args.source, role=args.role, level=args.level,
                               place=parse_place(args.location), remote=args.remote, days=args.days)
-        fmt = args.format or ("table" if sys.stdout.isatty() else "json")
+        fmt = args.format
         if args.summary:
             print(_render_summary(store, where, fmt))
             return EXIT_OK
@@ -315,7 +319,7 @@ def cmd_insights(args) -> int:
 def cmd_skills_list(args) -> int:
     entries = [{"id": s.id, "name": s.name, "category": s.category} for s in catalog().skills.values()
                if args.category in (None, s.category)]
-    if (args.format or ("table" if sys.stdout.isatty() else "json")) == "json":
+    if args.format == "json":
         print(output.to_json(entries))
     else:
         print(output.table(entries, ("id", "name", "category")))
@@ -364,7 +368,7 @@ def _port(text: str) -> int:
 def cmd_runs(args) -> int:
     with SQLiteStore.open(_db_path(args), readonly=True) as store:
         runs = store.runs(args.limit)
-    if (args.format or ("table" if sys.stdout.isatty() else "json")) == "json":
+    if args.format == "json":
         print(output.to_json(runs))
     else:
         print(output.table(runs, ("id", "started_at", "source", "status", "fetched", "invalid", "matched",

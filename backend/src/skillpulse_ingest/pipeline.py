@@ -27,7 +27,7 @@ INCREMENTAL_OVERLAP = timedelta(hours=1)
 COMPLETE = ("end_of_results", "total_reached", "repeated_page")
 
 __all__ = ["RunSummary", "get_source", "next_allowed_call", "plan_fetch", "query_key", "rebuild_skills",
-           "run_ingest"]
+           "record_held_back", "run_ingest"]
 
 
 @dataclass
@@ -143,6 +143,12 @@ def plan_fetch(store: SQLiteStore | None, source: Source, query: IngestionQuery,
     window_start = date_window(query.days)[0] + "T00:00:00Z"
     state.known_ids = tuple(store.source_ids_discovered_since(source.name, state.since or window_start))
     return state
+
+
+def record_held_back(store: SQLiteStore, source: Source, query: IngestionQuery, why: str) -> None:
+    """A run the cooldown held back still shows in ingest_runs, so a user sees what cron did."""
+    run_id = store.start_run(source.name, query.to_dict())
+    store.finish_run(run_id, RunSummary(source.name, str(store.path)).to_dict(), "ok", why, "cooldown")
 
 
 def next_allowed_call(store: SQLiteStore | None, source: Source, cooldown_hours: float,

@@ -105,6 +105,10 @@ def test_remotive_guard_blocks_scheduled_runs_within_the_cooldown_and_force_pass
     assert blocked.returncode == 0 and blocked.stdout == ""
     assert "next call allowed after" in blocked.stderr and blocked.stderr.count("\n") == 1
     assert len(api.calls(REMOTIVE_PATH)) == 1
+    runs = json.loads(run_cli("runs", "--db", db, "--format", "json").stdout)
+    assert [(r["status"], r["stopped_by"], r["fetched"]) for r in runs] == [("ok", "cooldown", 0),
+                                                                          ("ok", "end_of_results", 5)]
+    assert runs[0]["error"].startswith("next call allowed after")
     quiet = run_cli(*cron, "-q", env=api.env())
     assert quiet.returncode == 0 and quiet.stderr == ""
     forced = run_cli(*cron, "--force", env=api.env())

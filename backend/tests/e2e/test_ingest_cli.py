@@ -127,7 +127,7 @@ def test_dry_run_writes_nothing(api, db):
 def test_inspect_shows_newest_postings_as_a_table_and_scripts_match(api, db):
     api.remotive_jobs = [remotive_job(i, published=f"{days_ago(20 - i)}T08:00:00") for i in range(12)]
     assert run_cli("ingest", "--source", "remotive", "--db", db, env=api.env()).returncode == 0
-    table = run_cli("inspect", "--db", db, "--limit", 3, "--format", "table")
+    table = run_cli("inspect", "--db", db, "--limit", 3)  # a table by default, also when piped
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["date_posted", "source", "role_bucket", "level_bucket", "title", "company",
