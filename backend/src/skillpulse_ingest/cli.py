@@ -16,9 +16,8 @@ from .insights import postings_summary, skill_insights
 from .models import LEVEL_BUCKETS, MAX_DAYS, REMOTE_MODES, ROLE_BUCKETS, IngestionQuery, QueryError
 from .pipeline import RunSummary, next_allowed_call, plan_fetch, rebuild_skills, record_held_back, run_ingest
 from .places import parse_place
-from .server import DEFAULT_ORIGINS, make_server
 from .skills import catalog
-from .sources import SOURCES, ConfigError, HttpSettings, SourceError, get_source
+from .sources import SOURCES, ConfigError, HttpSettings, SourceError, get_source, source_class
 from .storage_sqlite import PostingFilter, SQLiteStore, StoreError, StoreOpenError, default_db_path
 
 log = logging.getLogger("skillpulse")
@@ -225,7 +224,7 @@ def add_insights_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 def cmd_ingest(args) -> int:
     query = IngestionQuery(source=args.source, location=args.location, role=args.role, level=args.level,
                            days=args.days, max_results=args.max_results, remote=args.remote)
-    source_cls = SOURCES[args.source]
+    source_cls = source_class(args.source)
     settings = HttpSettings(max_retries=args.max_retries, backoff_factor=args.backoff_factor, timeout=args.timeout,
                             min_interval=_default(args.min_interval, source_cls.default_min_interval))
     source = get_source(args.source, settings)
@@ -336,6 +335,8 @@ def cmd_skills_rebuild(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    from .server import DEFAULT_ORIGINS, make_server  # only this command needs the HTTP server
+
     origins = tuple(args.cors_origin or DEFAULT_ORIGINS)
     try:
         server = make_server(_db_path(args), args.host, args.port, origins)

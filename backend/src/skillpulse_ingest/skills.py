@@ -7,7 +7,6 @@ on those hits only. Rules: skills.md sections 3 and 4.
 
 from __future__ import annotations
 
-import bisect
 import json
 import re
 from dataclasses import dataclass, field

@@ -37,6 +37,16 @@ class InvalidRow(ValueError):
     """A raw row that cannot become a JobPosting; counted as invalid, never fatal."""
 
 
+@dataclass(frozen=True)
+class HttpSettings:
+    """What the user can tune from the command line about talking to a source."""
+
+    max_retries: int = 3
+    backoff_factor: float = 1.0
+    timeout: float = 30.0
+    min_interval: float = 0.0
+
+
 @dataclass
 class FetchState:
     """Per-run knobs and outcome of fetching: incremental marker in, why paging stopped out."""

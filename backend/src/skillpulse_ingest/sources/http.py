@@ -13,23 +13,13 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .. import __version__
-from .base import SourceError
+from .base import HttpSettings, SourceError
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"skillpulse-ingest/{__version__} (+https://github.com/skillpulse)"
 RETRY_AFTER_CAP = 120.0
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
-
-
-@dataclass(frozen=True)
-class HttpSettings:
-    """What the user can tune from the command line."""
-
-    max_retries: int = 3
-    backoff_factor: float = 1.0
-    timeout: float = 30.0
-    min_interval: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from .base import (
     required_text,
     source_id,
 )
-from .http import HttpClient, HttpSettings, RetryPolicy
+from .base import HttpSettings
+from .http import HttpClient, RetryPolicy
 
 NAME = "remotive"
 DEFAULT_URL = "https://remotive.com/api/remote-jobs"

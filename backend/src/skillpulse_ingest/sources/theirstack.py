@@ -23,7 +23,8 @@ from .base import (
     required_text,
     source_id,
 )
-from .http import HttpClient, HttpSettings, error_detail
+from .base import HttpSettings
+from .http import HttpClient, error_detail
 
 NAME = "theirstack"
 DEFAULT_URL = "https://api.theirstack.com/v1/jobs/search"
