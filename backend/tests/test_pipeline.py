@@ -110,7 +110,7 @@ def test_worker_processes_give_the_same_result_as_in_process(db, tmp_path):
 def test_a_dead_worker_falls_back_to_in_process(db, monkeypatch):
     from concurrent.futures.process import BrokenProcessPool
 
-    import skillpulse_ingest.pipeline as pipeline
+    import skillpulse_ingest.workers as workers_module
 
     class DeadPool:
         def __init__(self, workers):
@@ -122,7 +122,7 @@ def test_a_dead_worker_falls_back_to_in_process(db, monkeypatch):
         def shutdown(self, **kwargs):
             pass
 
-    monkeypatch.setattr(pipeline, "ProcessPoolExecutor", DeadPool)
+    monkeypatch.setattr(workers_module, "ProcessPoolExecutor", DeadPool)
     with SQLiteStore.open(db) as store:
         summary = run_ingest(QUERY, ListSource([[remotive_job(i) for i in range(200)]]), store, workers=1)
     assert summary.inserted == summary.matched > 0

@@ -13,12 +13,39 @@ from typing import Sequence
 
 from . import __version__, output
 from .insights import postings_summary, skill_insights
-from .models import LEVEL_BUCKETS, MAX_DAYS, REMOTE_MODES, ROLE_BUCKETS, IngestionQuery, QueryError
-from .pipeline import RunSummary, next_allowed_call, plan_fetch, rebuild_skills, record_held_back, run_ingest
+from .models import (
+    LEVEL_BUCKETS,
+    MAX_DAYS,
+    REMOTE_MODES,
+    ROLE_BUCKETS,
+    IngestionQuery,
+    QueryError,
+)
+from .pipeline import (
+    RunSummary,
+    next_allowed_call,
+    plan_fetch,
+    rebuild_skills,
+    record_held_back,
+    run_ingest,
+)
 from .places import parse_place
 from .skills import catalog
-from .sources import SOURCES, ConfigError, HttpSettings, SourceError, get_source, source_class
-from .storage_sqlite import PostingFilter, SQLiteStore, StoreError, StoreOpenError, default_db_path
+from .sources import (
+    SOURCES,
+    ConfigError,
+    HttpSettings,
+    SourceError,
+    get_source,
+    source_class,
+)
+from .storage_sqlite import (
+    PostingFilter,
+    SQLiteStore,
+    StoreError,
+    StoreOpenError,
+    default_db_path,
+)
 
 log = logging.getLogger("skillpulse")
 
@@ -335,7 +362,10 @@ def cmd_skills_rebuild(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .server import DEFAULT_ORIGINS, make_server  # only this command needs the HTTP server
+    from .server import (  # only this command needs the HTTP server
+        DEFAULT_ORIGINS,
+        make_server,
+    )
 
     origins = tuple(args.cors_origin or DEFAULT_ORIGINS)
     try:

@@ -5,21 +5,18 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import queue
-import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator
+from typing import Callable
 
 from .models import IngestionQuery, JobPosting, date_window
 from .role_match import classify, matches_query
 from .skills import extract_skills
 from .sources import FetchState, InvalidRow, Source, get_source
 from .storage_sqlite import SQLiteStore, StoreError, utc_now
-from .text import to_plain_text
+from .workers import Analyzer, prefetched
 
 log = logging.getLogger(__name__)
 
@@ -80,49 +77,76 @@ def run_ingest(
     `store` may be None only for a dry run against a database that does not exist yet. With
     `workers`, classification and skill extraction run in that many worker processes.
     """
-    state = state or FetchState()
-    summary = RunSummary(source.name, str(store.path) if store else None, dry_run=dry_run)
-    writing = store is not None and not dry_run
-    started, started_at = time.monotonic(), utc_now()
-    if writing:
-        summary.run_id = store.start_run(source.name, query.to_dict())
-        store.record_request(source.name, query_key(query), started_at)
-    seen_this_run: set[str] = set()  # ids not stored yet (all of them in a dry run)
-    newest = ""  # latest discovered_at seen, for the incremental marker
-    pending: _Page | None = None  # analyzed while the next page was fetched; stored one page late
+    run = _Run(query, source, store, state or FetchState(), dry_run)
     with Analyzer(workers) as analyzer:
         try:
-            for rows in prefetched(source.pages(query, state)):
-                summary.fetched += len(rows)
-                postings = _normalize(source, rows, summary)
-                newest = max([newest, *(p.discovered_at for p in postings if p.discovered_at)])
-                page = _recognize(postings, query, store, summary, seen_this_run)
-                page.analysis = analyzer.submit(page.candidates, query)
-                _store(pending, store, writing, summary)
-                if writing and pending is not None:
-                    # Stored now, so store.known() recognizes them: memory stays flat over long runs.
-                    seen_this_run.difference_update(p.id for p in pending.candidates)
-                pending = page
-                summary.stopped_by = state.stopped_by
-                summary.duration_s = round(time.monotonic() - started, 3)
-                progress(summary)
-            _store(pending, store, writing, summary)
-            pending = None
+            for rows in prefetched(source.pages(query, run.state)):
+                run.take(rows, analyzer)
+                progress(run.summary)
+            run.flush()
         except BaseException as exc:
-            if pending is not None and not isinstance(exc, StoreError):
-                with contextlib.suppress(Exception):  # keep the pages fetched before the fault
-                    _store(pending, store, writing, summary)
-            summary.duration_s = round(time.monotonic() - started, 3)
-            if writing:
-                error = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc) or type(exc).__name__
-                store.finish_run(summary.run_id, summary.to_dict(), "failed", error, state.stopped_by)
+            run.fail(exc)
             raise
-    summary.stopped_by = state.stopped_by
-    summary.duration_s = round(time.monotonic() - started, 3)
-    if writing:
-        store.finish_run(summary.run_id, summary.to_dict(), "ok", None, state.stopped_by,
-                         _marker(source, query, state, newest, started_at))
-    return summary
+    return run.finish()
+
+
+class _Run:
+    """The state of one ingest run. A page is analyzed while the next one is fetched, and stored
+    one page late; everything it stores is committed page by page."""
+
+    def __init__(self, query: IngestionQuery, source: Source, store: SQLiteStore | None, state: FetchState,
+                 dry_run: bool):
+        self.query, self.source, self.store, self.state = query, source, store, state
+        self.writing = store is not None and not dry_run
+        self.summary = RunSummary(source.name, str(store.path) if store else None, dry_run=dry_run)
+        self.started, self.started_at = time.monotonic(), utc_now()
+        self.unstored: set[str] = set()  # ids seen but not stored yet (all of them in a dry run)
+        self.newest = ""                 # latest discovered_at seen, for the incremental marker
+        self.pending: _Page | None = None
+        if self.writing:
+            self.summary.run_id = store.start_run(source.name, query.to_dict())
+            store.record_request(source.name, query_key(query), self.started_at)
+
+    def take(self, rows: list[dict], analyzer: Analyzer) -> None:
+        self.summary.fetched += len(rows)
+        postings = _normalize(self.source, rows, self.summary)
+        self.newest = max([self.newest, *(p.discovered_at for p in postings if p.discovered_at)])
+        page = _recognize(postings, self.query, self.store, self.summary, self.unstored)
+        page.analysis = analyzer.submit(page.candidates, self.query)
+        self.flush()
+        self.pending = page
+        self._tick()
+
+    def flush(self) -> None:
+        """Store the page analyzed last; from then on store.known() recognizes its postings."""
+        if self.pending is None:
+            return
+        _store(self.pending, self.store, self.writing, self.summary)
+        if self.writing:
+            self.unstored.difference_update(p.id for p in self.pending.candidates)
+        self.pending = None
+
+    def fail(self, exc: BaseException) -> None:
+        if not isinstance(exc, StoreError):
+            with contextlib.suppress(Exception):  # keep the pages fetched before the fault
+                self.flush()
+        self._tick()
+        if self.writing:
+            error = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc) or type(exc).__name__
+            self.store.finish_run(self.summary.run_id, self.summary.to_dict(), "failed", error,
+                                  self.state.stopped_by)
+
+    def finish(self) -> RunSummary:
+        self._tick()
+        if self.writing:
+            marker = _marker(self.source, self.query, self.state, self.newest, self.started_at)
+            self.store.finish_run(self.summary.run_id, self.summary.to_dict(), "ok", None,
+                                  self.state.stopped_by, marker)
+        return self.summary
+
+    def _tick(self) -> None:
+        self.summary.stopped_by = self.state.stopped_by
+        self.summary.duration_s = round(time.monotonic() - self.started, 3)
 
 
 def plan_fetch(store: SQLiteStore | None, source: Source, query: IngestionQuery, *,
@@ -162,45 +186,6 @@ def next_allowed_call(store: SQLiteStore | None, source: Source, cooldown_hours:
     return allowed if allowed > (now or datetime.now(timezone.utc)) else None
 
 
-def prefetched(pages: Iterator[list[dict]]) -> Iterator[list[dict]]:
-    """Fetch the next page in a background thread while the caller processes this one.
-
-    At most one page waits in the queue, so memory stays bounded; errors surface in the caller.
-    """
-    handoff: queue.Queue = queue.Queue(maxsize=1)
-    done = object()
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for page in pages:
-                while not stop.is_set():
-                    try:
-                        handoff.put(page, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            handoff.put(done)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            handoff.put(exc)
-
-    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = handoff.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join(timeout=1)
-
-
 def rebuild_skills(store: SQLiteStore, batch: int = 1000,
                    progress: Callable[[int, int], None] = lambda done, total: None) -> int:
     """Re-extract the skills of every stored posting, one transaction per batch."""
@@ -230,16 +215,16 @@ def _normalize(source: Source, rows: list[dict], summary: RunSummary) -> list[Jo
 class _Page:
     candidates: list[JobPosting]        # not stored yet: to classify, match and extract
     seen: list[str]                     # stored already: only last_seen_at moves
-    analysis: Future | _Fallback | None = None
+    analysis: Future | None = None  # or a worker's result with an in-process fallback
 
 
-def _recognize(postings, query, store, summary, seen_this_run) -> _Page:
+def _recognize(postings, query, store, summary, unstored: set[str]) -> _Page:
     """Recognize stored postings before any classification: a rerun costs almost nothing."""
     known = store.known(postings) if store is not None else {}
     page = _Page([], [])
     for posting in postings:
         stored = known.get(posting.id)
-        if stored or posting.id in seen_this_run:
+        if stored or posting.id in unstored:
             if stored:
                 posting.role_bucket, posting.level_bucket = stored
                 page.seen.append(posting.id)
@@ -249,7 +234,7 @@ def _recognize(postings, query, store, summary, seen_this_run) -> _Page:
                 summary.matched += 1
                 summary.skipped += 1
             continue
-        seen_this_run.add(posting.id)
+        unstored.add(posting.id)
         page.candidates.append(posting)
     return page
 
@@ -269,81 +254,6 @@ def _store(page: _Page | None, store, writing, summary) -> None:
         summary.skipped += raced
     else:
         summary.inserted += len(fresh)
-
-
-def analyze(postings: list[JobPosting], query: IngestionQuery) -> list[tuple[int, str, str, tuple[str, ...]]]:
-    """Classify postings and extract the skills of those that match: the CPU-heavy step.
-
-    Returns (index, role, level, skills) of the matching ones; runs in a worker process too.
-    """
-    matched = []
-    for index, posting in enumerate(postings):
-        plain = to_plain_text(posting.description_raw)  # once, for both classification and skills
-        posting.role_bucket, posting.level_bucket = classify(posting.title, plain, prepared=True)
-        if matches_query(posting, query):
-            matched.append((index, posting.role_bucket, posting.level_bucket,
-                            tuple(extract_skills(posting.title, plain, prepared=True))))
-    return matched
-
-
-class _Fallback:
-    """A worker's result; if the worker process died, the same work done here instead."""
-
-    def __init__(self, future: Future, postings: list[JobPosting], query: IngestionQuery, analyzer: "Analyzer"):
-        self.future, self.postings, self.query, self.analyzer = future, postings, query, analyzer
-
-    def result(self):
-        try:
-            return self.future.result()
-        except BrokenProcessPool as exc:
-            self.analyzer._give_up(exc)
-            return analyze(self.postings, self.query)
-
-
-def _analyze_slim(rows: list[tuple], query: IngestionQuery):
-    """The worker's entry: rebuilds light postings (no raw JSON crosses the process boundary)."""
-    return analyze([JobPosting(source="", url="x:", title=title, description_raw=description, date_posted=day,
-                               remote=remote, country_code=country, region_code=region, city=city,
-                               remote_scope=scope)
-                    for title, description, day, remote, country, region, city, scope in rows], query)
-
-
-class Analyzer:
-    """Runs `analyze` in place, or in a worker process so it overlaps fetching, parsing and storing.
-
-    The worker starts only for pages large enough to pay for it; `workers=0` keeps everything in process.
-    """
-
-    MIN_BATCH = 100
-
-    def __init__(self, workers: int = 0):
-        self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-
-    def submit(self, postings: list[JobPosting], query: IngestionQuery) -> Future:
-        if self.workers and len(postings) >= self.MIN_BATCH:
-            slim = [(p.title, p.description_raw, p.date_posted, p.remote, p.country_code, p.region_code, p.city,
-                     p.remote_scope) for p in postings]
-            try:
-                if self._pool is None:
-                    self._pool = ProcessPoolExecutor(self.workers)
-                return _Fallback(self._pool.submit(_analyze_slim, slim, query), postings, query, self)
-            except (OSError, RuntimeError, BrokenProcessPool) as exc:
-                self._give_up(exc)
-        done: Future = Future()
-        done.set_result(analyze(postings, query))
-        return done
-
-    def _give_up(self, exc: BaseException) -> None:
-        log.warning("worker processes unavailable (%s); classifying in this process", exc)
-        self.workers = 0
-
-    def __enter__(self) -> "Analyzer":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
 
 
 def _marker(source: Source, query: IngestionQuery, state: FetchState, newest: str, started_at: str):

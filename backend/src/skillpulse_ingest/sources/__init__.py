@@ -10,7 +10,15 @@ import importlib
 import os
 from typing import Mapping
 
-from .base import AuthError, ConfigError, FetchState, HttpSettings, InvalidRow, Source, SourceError
+from .base import (
+    AuthError,
+    ConfigError,
+    FetchState,
+    HttpSettings,
+    InvalidRow,
+    Source,
+    SourceError,
+)
 
 SOURCES = {
     "theirstack": "theirstack:TheirStackSource",

@@ -8,6 +8,7 @@ from ..models import IngestionQuery, JobPosting
 from ..places import remote_scope
 from .base import (
     FetchState,
+    HttpSettings,
     InvalidRow,
     SourceError,
     http_url,
@@ -17,7 +18,6 @@ from .base import (
     required_text,
     source_id,
 )
-from .base import HttpSettings
 from .http import HttpClient, RetryPolicy
 
 NAME = "remotive"

@@ -11,6 +11,7 @@ from .base import (
     AuthError,
     ConfigError,
     FetchState,
+    HttpSettings,
     InvalidRow,
     SourceError,
     http_url,
@@ -23,7 +24,6 @@ from .base import (
     required_text,
     source_id,
 )
-from .base import HttpSettings
 from .http import HttpClient, error_detail
 
 NAME = "theirstack"

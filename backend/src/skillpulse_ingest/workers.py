@@ -1,0 +1,131 @@
+"""Concurrency for an ingest run: the next page fetched in a thread, the CPU-heavy step in processes."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Iterator
+
+from .models import IngestionQuery, JobPosting
+from .role_match import classify, matches_query
+from .skills import extract_skills
+from .text import to_plain_text
+
+log = logging.getLogger(__name__)
+
+
+def prefetched(pages: Iterator[list[dict]]) -> Iterator[list[dict]]:
+    """Fetch the next page in a background thread while the caller processes this one.
+
+    At most one page waits in the queue, so memory stays bounded; errors surface in the caller.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        handoff.put(page, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put(done)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            handoff.put(exc)
+
+    worker = threading.Thread(target=produce, name="prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=1)
+
+
+def analyze(postings: list[JobPosting], query: IngestionQuery) -> list[tuple[int, str, str, tuple[str, ...]]]:
+    """Classify postings and extract the skills of those that match: the CPU-heavy step.
+
+    Returns (index, role, level, skills) of the matching ones; runs in a worker process too.
+    """
+    matched = []
+    for index, posting in enumerate(postings):
+        plain = to_plain_text(posting.description_raw)  # once, for both classification and skills
+        posting.role_bucket, posting.level_bucket = classify(posting.title, plain, prepared=True)
+        if matches_query(posting, query):
+            matched.append((index, posting.role_bucket, posting.level_bucket,
+                            tuple(extract_skills(posting.title, plain, prepared=True))))
+    return matched
+
+
+class _Fallback:
+    """A worker's result; if the worker process died, the same work done here instead."""
+
+    def __init__(self, future: Future, postings: list[JobPosting], query: IngestionQuery, analyzer: "Analyzer"):
+        self.future, self.postings, self.query, self.analyzer = future, postings, query, analyzer
+
+    def result(self):
+        try:
+            return self.future.result()
+        except BrokenProcessPool as exc:
+            self.analyzer._give_up(exc)
+            return analyze(self.postings, self.query)
+
+
+def _analyze_slim(rows: list[tuple], query: IngestionQuery):
+    """The worker's entry: rebuilds light postings (no raw JSON crosses the process boundary)."""
+    return analyze([JobPosting(source="", url="x:", title=title, description_raw=description, date_posted=day,
+                               remote=remote, country_code=country, region_code=region, city=city,
+                               remote_scope=scope)
+                    for title, description, day, remote, country, region, city, scope in rows], query)
+
+
+class Analyzer:
+    """Runs `analyze` in place, or in a worker process so it overlaps fetching, parsing and storing.
+
+    The worker starts only for pages large enough to pay for it; `workers=0` keeps everything in process.
+    """
+
+    MIN_BATCH = 100
+
+    def __init__(self, workers: int = 0):
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, postings: list[JobPosting], query: IngestionQuery) -> Future:
+        if self.workers and len(postings) >= self.MIN_BATCH:
+            slim = [(p.title, p.description_raw, p.date_posted, p.remote, p.country_code, p.region_code, p.city,
+                     p.remote_scope) for p in postings]
+            try:
+                if self._pool is None:
+                    self._pool = ProcessPoolExecutor(self.workers)
+                return _Fallback(self._pool.submit(_analyze_slim, slim, query), postings, query, self)
+            except (OSError, RuntimeError, BrokenProcessPool) as exc:
+                self._give_up(exc)
+        done: Future = Future()
+        done.set_result(analyze(postings, query))
+        return done
+
+    def _give_up(self, exc: BaseException) -> None:
+        log.warning("worker processes unavailable (%s); classifying in this process", exc)
+        self.workers = 0
+
+    def __enter__(self) -> "Analyzer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
