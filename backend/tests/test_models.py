@@ -32,3 +32,14 @@ def test_posting_id_is_sha256_prefix_of_source_and_canonical_url():
     assert p.url == "https://remotive.com/remote-jobs/x-1"
     assert p.id == hashlib.sha256(b"remotive:https://remotive.com/remote-jobs/x-1").hexdigest()[:32]
     assert p.id == posting_id("remotive", p.url) and len(p.id) == 32
+
+
+@pytest.mark.parametrize("raw,canonical", [
+    ("https://x.io", "https://x.io"),
+    ("https://X.io?utm_source=a", "https://x.io"),
+    ("HTTP://User@Example.COM:8080/Path/A?b=1#frag", "http://user@example.com:8080/Path/A?b=1"),
+    ("https://x.io/a?&&b=2&", "https://x.io/a?b=2"),
+    ("  https://x.io/a  ", "https://x.io/a"),
+])
+def test_canonical_url_edge_cases(raw, canonical):
+    assert canonical_url(raw) == canonical
