@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import queue
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -111,7 +112,9 @@ class Analyzer:
                      p.remote_scope) for p in postings]
             try:
                 if self._pool is None:
-                    self._pool = ProcessPoolExecutor(self.workers)
+                    # spawn, not fork: the prefetch thread is running, and forking a threaded process
+                    # can deadlock the child; spawn is also what Windows and macOS do.
+                    self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
                 return _Fallback(self._pool.submit(_analyze_slim, slim, query), postings, query, self)
             except (OSError, RuntimeError, BrokenProcessPool) as exc:
                 self._give_up(exc)
