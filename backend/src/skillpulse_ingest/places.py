@@ -157,10 +157,6 @@ def region_name(country: str | None, region: str) -> str:
     return next((name.title() for name, code in table.items() if code == region and len(name) > 2), region)
 
 
-def country_name(code: str) -> str:
-    return _tables().country_names.get(code, code)
-
-
 def remote_scope(text: str | None) -> str | None:
     """Countries a remote posting is open to: "*" worldwide, ",US,CA," a list, None unknown."""
     if text is None or not text.strip():
