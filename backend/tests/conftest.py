@@ -1,4 +1,5 @@
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,14 @@ def run_cli(*args, env: dict | None = None, script: str | None = None, timeout: 
         command = [sys.executable, "-m", "skillpulse_ingest", *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, env=clean_env(**(env or {})),
                           timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def query(db, sql: str, *, as_dicts: bool = False) -> list:
+    """All rows of one query on a test database; the connection is closed again."""
+    conn = sqlite3.connect(db)
+    if as_dicts:
+        conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) if as_dicts else r for r in conn.execute(sql)]
+    finally:
+        conn.close()

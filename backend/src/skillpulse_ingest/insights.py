@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from .models import LEVEL_BUCKETS, MAX_DAYS, REMOTE_MODES, ROLE_BUCKETS, QueryError
+from .models import LEVEL_BUCKETS, MAX_DAYS, REMOTE_MODES, ROLE_BUCKETS, check_choice, check_range
 from .places import parse_place
 from .skills import catalog
 from .storage_sqlite import PostingFilter, SQLiteStore
@@ -24,16 +24,11 @@ LEVEL_WORDS = {"any": "", "intern": "", "entry": "entry-level", "mid": "mid-leve
 
 def check_filters(role: str, level: str, remote: str, days: int, top: int) -> None:
     """Raise QueryError naming the first bad value (the HTTP API reports it as a 400)."""
-    if role not in ROLE_BUCKETS + ("any",):
-        raise QueryError(f"role must be one of {', '.join(ROLE_BUCKETS + ('any',))}")
-    if level not in LEVEL_BUCKETS + ("any",):
-        raise QueryError(f"level must be one of {', '.join(LEVEL_BUCKETS + ('any',))}")
-    if remote not in REMOTE_MODES:
-        raise QueryError(f"remote must be one of {', '.join(REMOTE_MODES)}")
-    if not 1 <= days <= MAX_DAYS:
-        raise QueryError(f"days must be between 1 and {MAX_DAYS}")
-    if not 1 <= top <= MAX_TOP:
-        raise QueryError(f"top must be between 1 and {MAX_TOP}")
+    check_choice("role", role, ROLE_BUCKETS + ("any",))
+    check_choice("level", level, LEVEL_BUCKETS + ("any",))
+    check_choice("remote", remote, REMOTE_MODES)
+    check_range("days", days, 1, MAX_DAYS)
+    check_range("top", top, 1, MAX_TOP)
 
 
 def skill_insights(store: SQLiteStore, *, location: str | None = None, role: str = "any", level: str = "any",
@@ -139,8 +134,7 @@ def postings_summary(store: SQLiteStore, where: PostingFilter) -> dict:
 
 def locations(store: SQLiteStore, *, days: int = 30, limit: int = 100, today: date | None = None) -> list[str]:
     """Places found in stored postings of the window, most frequent first; United States first."""
-    if not 1 <= days <= MAX_DAYS:
-        raise QueryError(f"days must be between 1 and {MAX_DAYS}")
+    check_range("days", days, 1, MAX_DAYS)
     where = PostingFilter(days=days, today=today)
     found = [label for label in store.place_labels(where) if label != "United States"]
     return ["United States", *found][:limit]

@@ -16,7 +16,23 @@ MAX_DAYS = 3650  # ten years: a bound keeps date arithmetic safe
 
 
 class QueryError(ValueError):
-    """A query value the user gave is not allowed (a usage error)."""
+    """A query value the user gave is not allowed (a usage error); `parameter` names it."""
+
+    def __init__(self, message: str, parameter: str | None = None):
+        super().__init__(message)
+        self.parameter = parameter
+
+
+def check_choice(name: str, value, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise QueryError(f"{name} must be one of {', '.join(allowed)} (got {value!r})", name)
+
+
+def check_range(name: str, value, low: int, high: int | None = None) -> None:
+    """A whole number from low to high (no upper bound when high is None)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"a whole number of at least {low}"
+        raise QueryError(f"{name} must be {bound}", name)
 
 
 @dataclass(frozen=True)
@@ -32,28 +48,16 @@ class IngestionQuery:
     remote: str = "include"
 
     def __post_init__(self) -> None:
-        _check_choice("role", self.role, ROLE_BUCKETS + ("any",))
-        _check_choice("level", self.level, LEVEL_BUCKETS + ("any",))
-        _check_choice("remote", self.remote, REMOTE_MODES)
-        _check_positive("days", self.days)
-        if self.days > MAX_DAYS:
-            raise QueryError(f"--days must be at most {MAX_DAYS} (got {self.days})")
-        _check_positive("max-results", self.max_results)
+        check_choice("role", self.role, ROLE_BUCKETS + ("any",))
+        check_choice("level", self.level, LEVEL_BUCKETS + ("any",))
+        check_choice("remote", self.remote, REMOTE_MODES)
+        check_range("days", self.days, 1, MAX_DAYS)
+        check_range("max_results", self.max_results, 1)
         if self.location is not None and not self.location.strip():
             object.__setattr__(self, "location", None)
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise QueryError(f"--{name} must be one of {', '.join(allowed)} (got {value!r})")
-
-
-def _check_positive(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise QueryError(f"--{name} must be a whole number of at least 1 (got {value!r})")
 
 
 @dataclass

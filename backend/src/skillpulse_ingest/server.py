@@ -79,7 +79,7 @@ class SkillPulseAPI:
         try:
             check_filters(values["role"], values["level"], values["remote"], days, top)
         except QueryError as exc:
-            raise ApiError(400, str(exc), str(exc).split(" ", 1)[0]) from None
+            raise ApiError(400, str(exc), exc.parameter) from None
         with self._store() as store:
             return skill_insights(store, location=values["location"], role=values["role"], level=values["level"],
                                   days=days, remote=values["remote"], top=top)
@@ -93,7 +93,7 @@ class SkillPulseAPI:
             try:
                 found = locations(store, days=days, limit=limit)
             except QueryError as exc:
-                raise ApiError(400, str(exc), "days") from None
+                raise ApiError(400, str(exc), exc.parameter) from None
         return {"locations": found, "window": {"days": days}, "generated_at": _now()}
 
     def health(self, params: dict) -> dict:

@@ -209,7 +209,6 @@ def _ids(text: str, cat: Catalog) -> set[str]:
     if spans:
         text, lowered = _blank(text, spans), _blank(lowered, spans)
     found: set[str] = set()
-    segments = _Segments(lowered)
     last_anchor = -1                 # where the latest confirmed hit starts
     waiting: list[_Hit] = []         # list items of the current segment, waiting for an anchor
     waiting_end = -1
@@ -237,7 +236,7 @@ def _ids(text: str, cat: Catalog) -> set[str]:
                 if isinstance(verdict, tuple):
                     ids = verdict
                 else:  # a list item: it counts if a confirmed hit shares its line or sentence
-                    seg_start, seg_end = segments.bounds(start)
+                    seg_start, seg_end = _segment_bounds(lowered, start)
                     if last_anchor >= seg_start:
                         found.update(hit.forms[0].ids)
                     else:
@@ -255,17 +254,11 @@ def _ids(text: str, cat: Catalog) -> set[str]:
     return found
 
 
-class _Segments:
-    """Line and sentence bounds around a position, found locally (the text can be long)."""
-
-    def __init__(self, text: str):
-        self.text = text
-
-    def bounds(self, pos: int) -> tuple[int, int]:
-        text = self.text
-        start = max(text.rfind("\n", 0, pos), _last_sentence_end(text, pos)) + 1
-        end = _SEGMENT_END.search(text, pos)
-        return start, end.end() if end else len(text) + 1
+def _segment_bounds(text: str, pos: int) -> tuple[int, int]:
+    """The line or sentence around a position, found locally (the text can be long)."""
+    start = max(text.rfind("\n", 0, pos), _last_sentence_end(text, pos)) + 1
+    end = _SEGMENT_END.search(text, pos)
+    return start, end.end() if end else len(text) + 1
 
 
 def _lower_same_length(text: str) -> str:

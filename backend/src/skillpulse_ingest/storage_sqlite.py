@@ -150,7 +150,7 @@ class SQLiteStore:
         try:
             if readonly:
                 conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                       timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+                                       timeout=BUSY_TIMEOUT_S, isolation_level=None)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import clean_env
+from conftest import clean_env, query
 from fakeapi import FakeJobAPI, theirstack_job
 
 
@@ -18,11 +18,7 @@ def spawn(api, db, *extra):
 
 
 def counts(db):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("SELECT count(*), count(DISTINCT id), count(DISTINCT source_id) FROM postings").fetchone()
-    finally:
-        conn.close()
+    return query(db, "SELECT count(*), count(DISTINCT id), count(DISTINCT source_id) FROM postings")[0]
 
 
 def test_two_ingests_on_one_database_at_once_store_the_union(db):

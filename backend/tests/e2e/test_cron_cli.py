@@ -4,7 +4,7 @@ import json
 import sqlite3
 from datetime import datetime, timedelta, timezone
 
-from conftest import run_cli
+from conftest import query, run_cli
 from fakeapi import REMOTIVE_PATH, THEIRSTACK_PATH, Fault, remotive_job, theirstack_job
 
 # The README's daily cron line, minus the database path.
@@ -16,11 +16,7 @@ def stamp(delta: timedelta) -> str:
 
 
 def count(db, sql="SELECT count(*) FROM postings"):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchone()[0]
-    finally:
-        conn.close()
+    return query(db, sql)[0][0]
 
 
 def summary(result):

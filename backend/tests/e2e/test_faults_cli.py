@@ -4,11 +4,10 @@ The outcome of each is the README's Reliability table.
 """
 
 import json
-import sqlite3
 
 import pytest
 
-from conftest import run_cli
+from conftest import query, run_cli
 from fakeapi import REMOTIVE_PATH, THEIRSTACK_PATH, Fault, remotive_job, theirstack_job
 
 FAST = ("--backoff-factor", "0.05", "--max-retries", "3", "--timeout", "1", "--min-interval", "0")
@@ -19,20 +18,11 @@ def ingest(api, db, *extra):
 
 
 def runs(db):
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute("SELECT * FROM ingest_runs ORDER BY id")]
-    finally:
-        conn.close()
+    return query(db, "SELECT * FROM ingest_runs ORDER BY id", as_dicts=True)
 
 
 def stored(db):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("SELECT count(*), count(DISTINCT source_id) FROM postings").fetchone()
-    finally:
-        conn.close()
+    return query(db, "SELECT count(*), count(DISTINCT source_id) FROM postings")[0]
 
 
 TRANSIENT = {

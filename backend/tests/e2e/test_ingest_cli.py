@@ -1,20 +1,14 @@
 """The CLI as a user runs it: a subprocess against a local stand-in of each API."""
 
 import json
-import sqlite3
 
-from conftest import run_cli
+from conftest import query, run_cli
 from fakeapi import API_KEY, RECENT, REMOTIVE_PATH, THEIRSTACK_PATH, days_ago, remotive_job, theirstack_job
 from skillpulse_ingest.models import canonical_url, posting_id
 
 
 def rows(db, sql="SELECT * FROM postings ORDER BY source_id"):
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql)]
-    finally:
-        conn.close()
+    return query(db, sql, as_dicts=True)
 
 
 def test_theirstack_two_pages_stores_exactly_the_matching_postings(api, db):
