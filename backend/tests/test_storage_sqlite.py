@@ -5,7 +5,7 @@ import pytest
 from skillpulse_ingest.models import JobPosting
 from skillpulse_ingest.places import parse_place
 from skillpulse_ingest.role_match import matches_location
-from skillpulse_ingest.storage_sqlite import (SCHEMA_VERSION, PostingFilter, SQLiteStore, StoreOpenError,
+from skillpulse_ingest.storage_sqlite import (PAGE_SIZE, SCHEMA_VERSION, PostingFilter, SQLiteStore, StoreOpenError,
                                               default_db_path)
 
 
@@ -22,6 +22,18 @@ def test_new_database_has_schema_wal_and_version(db):
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"postings", "posting_skills", "ingest_runs", "sync_state"} <= tables
+
+
+def test_new_database_gets_large_pages_and_an_old_one_keeps_its_own(tmp_path):
+    with SQLiteStore.open(tmp_path / "new.db") as store:
+        assert store.conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 32768
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old)
+    conn.execute("CREATE TABLE t (x)")  # an existing file, made with SQLite's default page size
+    conn.close()
+    with SQLiteStore.open(old) as store:
+        assert store.conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert store.upsert_many([posting(1, skills=("python",))]) == (1, 0)
 
 
 def test_upsert_many_inserts_once_and_skips_after(db):
