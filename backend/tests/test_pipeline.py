@@ -126,3 +126,61 @@ def test_a_dead_worker_falls_back_to_in_process(db, monkeypatch):
     with SQLiteStore.open(db) as store:
         summary = run_ingest(QUERY, ListSource([[remotive_job(i) for i in range(200)]]), store, workers=1)
     assert summary.inserted == summary.matched > 0
+
+
+def test_a_run_commits_what_it_stored_before_it_waits_for_the_network(db, monkeypatch):
+    import threading
+
+    import skillpulse_ingest.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "COMMIT_EVERY_S", 3600)  # only the wait may commit
+    release = threading.Event()
+    seen_while_waiting = []
+
+    class SlowThirdPage(ListSource):
+        def pages(self, query, state):
+            for i, rows in enumerate(self._pages):
+                if i == 2:  # the run stores page 1 once page 2 is in; then it waits here
+                    with SQLiteStore.open(db, readonly=True) as reader:
+                        for _ in range(200):
+                            seen_while_waiting[:] = [reader.count_postings()]
+                            if seen_while_waiting[0]:
+                                break
+                            release.wait(0.05)
+                yield rows
+            state.stopped_by = "end_of_results"
+
+    pages = [[remotive_job(i) for i in range(n, n + 12)] for n in (0, 12, 24)]
+    with SQLiteStore.open(db) as store:
+        summary = run_ingest(QUERY, SlowThirdPage(pages), store)
+    assert seen_while_waiting == [3]  # page 1's three matches, visible to another connection
+    assert summary.inserted == 9
+
+
+def test_a_database_error_rolls_back_the_open_batch_and_counts_none_of_it(db, monkeypatch):
+    import skillpulse_ingest.pipeline as pipeline_module
+    from skillpulse_ingest.storage_sqlite import StoreError
+
+    monkeypatch.setattr(pipeline_module, "COMMIT_EVERY_S", 3600)
+    monkeypatch.setattr(pipeline_module, "prefetched", lambda pages, before_waiting: pages)  # never waits
+    import sqlite3
+
+    import skillpulse_ingest.storage_sqlite as storage_module
+
+    rows = []
+    real_row = storage_module._posting_row
+
+    def failing_row(posting, now):  # the disk fails while page 2 is written
+        rows.append(posting.id)
+        if len(rows) == 4:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real_row(posting, now)
+
+    monkeypatch.setattr(storage_module, "_posting_row", failing_row)
+    pages = [[remotive_job(i) for i in range(n, n + 12)] for n in (0, 12, 24)]
+    with SQLiteStore.open(db) as store:
+        with pytest.raises(StoreError):
+            run_ingest(QUERY, ListSource(pages), store)
+        assert store.count_postings() == 0  # page 1 was in the same, rolled-back transaction
+        [run] = store.runs()
+    assert run["status"] == "failed" and run["inserted"] == 0 and "disk I/O" in run["error"]

@@ -163,3 +163,33 @@ def test_skills_column_matches_posting_skills(db):
         store.replace_skills({posting(2).id: ["go", "aws"]})
         rows = dict(store.conn.execute("SELECT source_id, skills FROM postings").fetchall())
     assert rows == {"1": "python,sql", "2": "aws,go"}
+
+
+def test_pages_saved_without_commit_are_invisible_until_committed_together(db):
+    with SQLiteStore.open(db) as store, SQLiteStore.open(db) as other:
+        store.save_page([posting(1, skills=("sql",))], commit=False)
+        store.save_page([posting(2)], commit=False)
+        assert store.count_postings() == 2 and other.count_postings() == 0
+        store.commit()
+        assert other.count_postings() == 2 and not store.in_transaction
+        store.commit()  # nothing open: a no-op
+
+
+def test_a_run_row_joins_and_commits_the_open_pages(db):
+    with SQLiteStore.open(db) as store, SQLiteStore.open(db) as other:
+        run_id = store.start_run("remotive", {})
+        store.save_page([posting(1)], commit=False)
+        store.finish_run(run_id, {"fetched": 1, "invalid": 0, "matched": 1, "inserted": 1, "skipped": 0}, "ok")
+        assert other.count_postings() == 1 and other.runs()[0]["status"] == "ok"
+
+
+def test_an_error_rolls_back_every_page_of_the_open_transaction(db):
+    from skillpulse_ingest.storage_sqlite import StoreError
+
+    with SQLiteStore.open(db) as store:
+        store.save_page([posting(1)], commit=False)
+        store.conn.execute("CREATE TEMP TRIGGER boom BEFORE INSERT ON posting_skills "
+                           "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        with pytest.raises(StoreError, match="disk full"):
+            store.save_page([posting(2, skills=("go",))], commit=False)
+        assert not store.in_transaction and store.count_postings() == 0

@@ -21,6 +21,10 @@ from .workers import Analyzer, prefetched
 log = logging.getLogger(__name__)
 
 INCREMENTAL_OVERLAP = timedelta(hours=1)
+# Pages share a transaction for up to this long. Posting ids are random, so every commit rewrites
+# nearly every page of the posting_skills indexes: committing each page of a fast backfill made
+# commits cost more than the inserts. A run that waits for the network commits before it waits.
+COMMIT_EVERY_S = 2.0
 COMPLETE = ("end_of_results", "total_reached", "repeated_page")
 
 __all__ = ["RunSummary", "get_source", "next_allowed_call", "plan_fetch", "query_key", "rebuild_skills",
@@ -80,7 +84,7 @@ def run_ingest(
     run = _Run(query, source, store, state or FetchState(), dry_run)
     with Analyzer(workers) as analyzer:
         try:
-            for rows in prefetched(source.pages(query, run.state)):
+            for rows in prefetched(source.pages(query, run.state), before_waiting=run.commit):
                 run.take(rows, analyzer)
                 progress(run.summary)
             run.flush()
@@ -92,7 +96,8 @@ def run_ingest(
 
 class _Run:
     """The state of one ingest run. A page is analyzed while the next one is fetched, and stored
-    one page late; everything it stores is committed page by page."""
+    one page late; what it stores is committed every COMMIT_EVERY_S, before waiting for the
+    network, and at the end (counts move into the summary as they are committed)."""
 
     def __init__(self, query: IngestionQuery, source: Source, store: SQLiteStore | None, state: FetchState,
                  dry_run: bool):
@@ -103,6 +108,8 @@ class _Run:
         self.unstored: set[str] = set()  # ids seen but not stored yet (all of them in a dry run)
         self.newest = ""                 # latest discovered_at seen, for the incremental marker
         self.pending: _Page | None = None
+        self.uncommitted = (0, 0)        # (inserted, skipped) saved in the open transaction
+        self.batch_started = 0.0
         if self.writing:
             self.summary.run_id = store.start_run(source.name, query.to_dict())
             store.record_request(source.name, query_key(query), self.started_at)
@@ -121,15 +128,38 @@ class _Run:
         """Store the page analyzed last; from then on store.known() recognizes its postings."""
         if self.pending is None:
             return
-        _store(self.pending, self.store, self.writing, self.summary)
+        fresh = _analyzed(self.pending)
+        self.summary.matched += len(fresh)
         if self.writing:
+            if self.uncommitted == (0, 0):
+                self.batch_started = time.monotonic()
+            saved = self.store.save_page(fresh, self.pending.seen, commit=False)
+            self.uncommitted = (self.uncommitted[0] + saved[0], self.uncommitted[1] + saved[1])
             self.unstored.difference_update(p.id for p in self.pending.candidates)
+            if time.monotonic() - self.batch_started >= COMMIT_EVERY_S:
+                self.commit()
+        else:
+            self.summary.inserted += len(fresh)
         self.pending = None
+
+    def commit(self) -> None:
+        """Commit what is saved so far (a no-op when nothing is), and count it."""
+        if self.writing:
+            self.store.commit()
+            self._count_committed()
+
+    def _count_committed(self) -> None:
+        self.summary.inserted += self.uncommitted[0]
+        self.summary.skipped += self.uncommitted[1]
+        self.uncommitted = (0, 0)
 
     def fail(self, exc: BaseException) -> None:
         if not isinstance(exc, StoreError):
             with contextlib.suppress(Exception):  # keep the pages fetched before the fault
                 self.flush()
+        if self.writing and not self.store.in_transaction:
+            self.uncommitted = (0, 0)  # a database error rolled them back
+        self._count_committed()  # finish_run commits them with the run's row
         self._tick()
         if self.writing:
             error = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc) or type(exc).__name__
@@ -137,6 +167,7 @@ class _Run:
                                   self.state.stopped_by)
 
     def finish(self) -> RunSummary:
+        self._count_committed()  # finish_run commits them with the run's row
         self._tick()
         if self.writing:
             marker = _marker(self.source, self.query, self.state, self.newest, self.started_at)
@@ -239,21 +270,14 @@ def _recognize(postings, query, store, summary, unstored: set[str]) -> _Page:
     return page
 
 
-def _store(page: _Page | None, store, writing, summary) -> None:
-    if page is None:
-        return
+def _analyzed(page: _Page) -> list[JobPosting]:
+    """The page's candidates that match the query, with their buckets and skills filled in."""
     fresh = []
     for index, role, level, skills in page.analysis.result():
         posting = page.candidates[index]
         posting.role_bucket, posting.level_bucket, posting.skills = role, level, skills
         fresh.append(posting)
-    summary.matched += len(fresh)
-    if writing:
-        inserted, raced = store.save_page(fresh, page.seen)
-        summary.inserted += inserted
-        summary.skipped += raced
-    else:
-        summary.inserted += len(fresh)
+    return fresh
 
 
 def _marker(source: Source, query: IngestionQuery, state: FetchState, newest: str, started_at: str):

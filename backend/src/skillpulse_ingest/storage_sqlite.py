@@ -201,7 +201,8 @@ class SQLiteStore:
             self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
         # Checkpoint every ~64 MB of WAL rather than 4 MB: a page of postings is several MB.
-        self.conn.execute("PRAGMA wal_autocheckpoint = 16000")
+        page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {64 * 2**20 // page_size}")
         self.conn.execute("PRAGMA cache_size = -32000")  # 32 MB: postings ids are random, so their index pages are too
         # foreign_keys stays off (SQLite's default): posting_skills rows are written in the same
         # transaction as their posting, so the check would only add a lookup per row (13% of a save).
@@ -217,8 +218,19 @@ class SQLiteStore:
                         self.conn.execute(statement)
             self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    def transaction(self):
-        return _Transaction(self.conn)
+    def transaction(self, *, commit: bool = True):
+        """BEGIN IMMEDIATE ... COMMIT; joins a transaction that save_page left open."""
+        return _Transaction(self.conn, commit)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    def commit(self) -> None:
+        """End the transaction that save_page(commit=False) left open, if any."""
+        if self.in_transaction:
+            with self.transaction():
+                pass
 
     def close(self) -> None:
         self.conn.close()
@@ -253,13 +265,16 @@ class SQLiteStore:
                     found[by_source_id[(source, sid)]] = (role, level)
         return found
 
-    def save_page(self, new: Sequence[JobPosting], seen_ids: Iterable[str] = ()) -> tuple[int, int]:
-        """In one transaction: insert new postings with their skills and touch the ones seen again.
+    def save_page(self, new: Sequence[JobPosting], seen_ids: Iterable[str] = (), *,
+                  commit: bool = True) -> tuple[int, int]:
+        """Insert new postings with their skills and touch the ones seen again, atomically.
 
-        Returns (inserted, skipped); a posting another process stored first counts as skipped.
+        With `commit=False` the transaction stays open for more pages; `commit()` or the next
+        `transaction()` ends it. Returns (inserted, skipped); a posting another process stored
+        first counts as skipped. On an error every page of the open transaction is rolled back.
         """
         now = utc_now()
-        with self.transaction():
+        with self.transaction(commit=commit):
             before = self.conn.total_changes
             self.conn.executemany(_INSERT_POSTING, [_posting_row(p, now) for p in new])
             inserted = self.conn.total_changes - before
@@ -447,12 +462,17 @@ def _inside_sql(place: Place) -> tuple[str, list]:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT: take the write lock up front so concurrent writers wait, not fail."""
+    """BEGIN IMMEDIATE ... COMMIT: take the write lock up front so concurrent writers wait, not fail.
 
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
+    Inside a transaction left open (commit=False), it adds to that one; any error rolls it all back.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, commit: bool = True):
+        self.conn, self.commit = conn, commit
 
     def __enter__(self):
+        if self.conn.in_transaction:
+            return self.conn
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -461,6 +481,8 @@ class _Transaction:
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
+            if not self.commit:
+                return False
             try:
                 self.conn.execute("COMMIT")
                 return False

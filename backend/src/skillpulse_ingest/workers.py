@@ -8,7 +8,7 @@ import queue
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .models import IngestionQuery, JobPosting
 from .role_match import classify, matches_query
@@ -18,10 +18,12 @@ from .text import to_plain_text
 log = logging.getLogger(__name__)
 
 
-def prefetched(pages: Iterator[list[dict]]) -> Iterator[list[dict]]:
+def prefetched(pages: Iterator[list[dict]], before_waiting: Callable[[], None] = lambda: None
+               ) -> Iterator[list[dict]]:
     """Fetch the next page in a background thread while the caller processes this one.
 
     At most one page waits in the queue, so memory stays bounded; errors surface in the caller.
+    `before_waiting` runs in the caller's thread whenever the next page is not there yet.
     """
     handoff: queue.Queue = queue.Queue(maxsize=1)
     done = object()
@@ -46,6 +48,8 @@ def prefetched(pages: Iterator[list[dict]]) -> Iterator[list[dict]]:
     worker.start()
     try:
         while True:
+            if handoff.empty():
+                before_waiting()
             item = handoff.get()
             if item is done:
                 return
