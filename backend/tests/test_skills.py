@@ -112,6 +112,18 @@ def test_never_counts_and_labels(text, expected):
     assert set(extract_skills("", text)) == expected
 
 
+@pytest.mark.parametrize("sentence", [
+    "To apply, use Jira.", "How to apply: Jira.", "Apply via Jira.", "Send us your application in Jira.",
+    "Send a resume through Jira.", "Attach a résumé from Jira.", "A cover\tletter in Jira helps.",
+    "Laptops with Jira.", "A MacBook and Jira.", "Equipment: Jira.", "Perks include Jira.", "A stipend for Jira.",
+    "A home  office with Jira.", "Your GitLab profile and Jira.", "Link to your Jira.", "Pick your Jira.",
+    "Choice of hardware and Jira.",
+])
+def test_every_sentence_about_applying_or_perks_is_blanked(sentence):
+    # Each phrase of _NOT_AN_ASK, behind the cheap trigger test: a tool named there is not an ask.
+    assert extract_skills("", f"Python services.\n{sentence}") == ["python"]
+
+
 def test_tags_attributes_urls_and_images_never_match():
     html = ('<p class="java" data-x="python">Hi</p><img src="/img/react.png"> see https://x.io/kafka '
             '![docker](docker.png) [Our Go page](https://go.dev)')

@@ -186,8 +186,10 @@ _NOT_AN_ASK = re.compile(
     r"link\s+(?:to\s+)?your|pick\s+your|choice\s+of\s+(?:laptop|hardware|os|operating))")  # on lower-cased text
 
 
-_NOT_AN_ASK_TRIGGERS = ("apply", "sumé", "resume", "cv", "cover letter", "laptop", "macbook", "equipment", "perk",
-                        "stipend", "home office", "profile", "link ", "pick your", "choice of")
+# A cheap test before that scan: every _NOT_AN_ASK match contains one of these (no whitespace in
+# them, since the pattern allows any run of it).
+_NOT_AN_ASK_TRIGGERS = ("apply", "send", "esum", "ésum", "letter", "laptop", "macbook", "equipment", "perk",
+                        "stipend", "office", "profile", "link", "pick", "choice")
 
 
 @dataclass
