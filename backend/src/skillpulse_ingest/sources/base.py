@@ -180,4 +180,6 @@ def iso_utc(stamp: datetime | None) -> str | None:
 
 
 def raw_json(row: dict) -> str:
-    return json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str)
+    """The row as JSON: as the source sent it when the response kept it (jsonrows.Row)."""
+    text = getattr(row, "text", None)
+    return text if text is not None else json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -10,9 +10,11 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import guess_json_utf
 from urllib3.util.retry import Retry
 
 from .. import __version__
+from . import jsonrows
 from .base import HttpSettings, SourceError
 
 log = logging.getLogger(__name__)
@@ -140,8 +142,8 @@ class HttpClient:
         if response.status_code >= 400:
             raise explain(response) or self._status_error(response)
         try:
-            body = response.json()
-        except ValueError:
+            body = jsonrows.loads(_json_text(response))
+        except ValueError:  # UnicodeDecodeError included
             raise SourceError(f"{self.label} answered HTTP {response.status_code} with a body that is not JSON "
                               f"({_snippet(response.text)!r}); try again later") from None
         if not isinstance(body, dict):
@@ -170,6 +172,12 @@ class HttpClient:
                   if r is not None and left is not None and left <= 0]
         if resets:
             self._not_before = time.monotonic() + min(max(resets), RETRY_AFTER_CAP)
+
+
+def _json_text(response: requests.Response) -> str:
+    """The body as text, decoded the way requests decodes JSON (no slow charset sniffing)."""
+    content = response.content
+    return content.decode(response.encoding or guess_json_utf(content) or "utf-8")
 
 
 def error_detail(response: requests.Response) -> str:
