@@ -6,7 +6,6 @@ import contextlib
 import json
 import logging
 import time
-from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -16,7 +15,7 @@ from .role_match import classify, matches_query
 from .skills import extract_skills
 from .sources import FetchState, InvalidRow, Source, get_source
 from .storage_sqlite import SQLiteStore, StoreError, utc_now
-from .workers import Analyzer, prefetched
+from .workers import Analysis, Analyzer, prefetched
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +245,7 @@ def _normalize(source: Source, rows: list[dict], summary: RunSummary) -> list[Jo
 class _Page:
     candidates: list[JobPosting]        # not stored yet: to classify, match and extract
     seen: list[str]                     # stored already: only last_seen_at moves
-    analysis: Future | None = None  # or a worker's result with an in-process fallback
+    analysis: Analysis | None = None
 
 
 def _recognize(postings, query, store, summary, unstored: set[str]) -> _Page:

@@ -90,8 +90,24 @@ class _Fallback:
             return analyze(self.postings, self.query)
 
 
+class Analysis:
+    """A page's analysis, in chunks: result() joins them, with indexes into the whole page."""
+
+    def __init__(self, chunks: list[tuple[int, "Future | _Fallback"]]):
+        self.chunks = chunks
+
+    def result(self) -> list[tuple[int, str, str, tuple[str, ...]]]:
+        return [(start + index, *rest) for start, chunk in self.chunks for index, *rest in chunk.result()]
+
+
+def _slim(postings: list[JobPosting]) -> list[tuple]:
+    """What analysis needs of a posting: no raw JSON crosses the process boundary."""
+    return [(p.title, p.description_raw, p.date_posted, p.remote, p.country_code, p.region_code, p.city,
+             p.remote_scope) for p in postings]
+
+
 def _analyze_slim(rows: list[tuple], query: IngestionQuery):
-    """The worker's entry: rebuilds light postings (no raw JSON crosses the process boundary)."""
+    """The worker's entry: rebuilds light postings from _slim rows."""
     return analyze([JobPosting(source="", url="x:", title=title, description_raw=description, date_posted=day,
                                remote=remote, country_code=country, region_code=region, city=city,
                                remote_scope=scope)
@@ -110,21 +126,24 @@ class Analyzer:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
 
-    def submit(self, postings: list[JobPosting], query: IngestionQuery) -> Future:
+    def submit(self, postings: list[JobPosting], query: IngestionQuery) -> "Analysis":
+        """Start analyzing a page: split across the workers, so a page is done in 1/workers the time."""
         if self.workers and len(postings) >= self.MIN_BATCH:
-            slim = [(p.title, p.description_raw, p.date_posted, p.remote, p.country_code, p.region_code, p.city,
-                     p.remote_scope) for p in postings]
             try:
                 if self._pool is None:
                     # spawn, not fork: the prefetch thread is running, and forking a threaded process
                     # can deadlock the child; spawn is also what Windows and macOS do.
                     self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-                return _Fallback(self._pool.submit(_analyze_slim, slim, query), postings, query, self)
+                size = -(-len(postings) // self.workers)
+                return Analysis([(start, _Fallback(self._pool.submit(_analyze_slim, _slim(chunk), query), chunk,
+                                                    query, self))
+                                  for start in range(0, len(postings), size)
+                                  for chunk in [postings[start:start + size]]])
             except (OSError, RuntimeError, BrokenProcessPool) as exc:
                 self._give_up(exc)
         done: Future = Future()
         done.set_result(analyze(postings, query))
-        return done
+        return Analysis([(0, done)])
 
     def _give_up(self, exc: BaseException) -> None:
         log.warning("worker processes unavailable (%s); classifying in this process", exc)
