@@ -75,7 +75,7 @@ def run_ingest(
     workers: int = 0,
     progress: Callable[[RunSummary], None] = lambda summary: None,
 ) -> RunSummary:
-    """Run one ingest and record it in ingest_runs; each page is committed on its own.
+    """Run one ingest and record it in ingest_runs; stored pages are committed as _Run says.
 
     `store` may be None only for a dry run against a database that does not exist yet. With
     `workers`, classification and skill extraction run in that many worker processes.
@@ -130,7 +130,7 @@ class _Run:
         fresh = _analyzed(self.pending)
         self.summary.matched += len(fresh)
         if self.writing:
-            if self.uncommitted == (0, 0):
+            if not self.store.in_transaction:
                 self.batch_started = time.monotonic()
             saved = self.store.save_page(fresh, self.pending.seen, commit=False)
             self.uncommitted = (self.uncommitted[0] + saved[0], self.uncommitted[1] + saved[1])
