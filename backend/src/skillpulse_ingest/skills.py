@@ -8,12 +8,18 @@ on those hits only. Rules: skills.md sections 3 and 4.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
 from .text import to_plain_text
+
+try:  # optional accelerator, compiled from _scan.c at install when a C compiler is there
+    from ._scan import Scanner
+except ImportError:
+    Scanner = None
 
 CATEGORIES = ("language", "framework", "library", "database", "cloud", "devops", "data", "ml",
               "tool", "platform", "practice")
@@ -54,6 +60,15 @@ class Catalog:
     ascii_pattern: re.Pattern = field(repr=False)  # the same, for text that is all ASCII
     plain: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)  # keys that need no checks
     key_ids: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)  # every id a key can yield
+    scanner: "Scanner | None" = field(default=None, repr=False)  # ascii_pattern's spans, in C
+
+    def spans(self, lowered: str):
+        """(start, end) of every alias in lower-cased text that starts with a newline."""
+        if lowered.isascii():
+            if self.scanner is not None:
+                return self.scanner.spans(lowered)
+            return (m.span(1) for m in self.ascii_pattern.finditer(lowered))
+        return (m.span(1) for m in self.pattern.finditer(lowered))
 
 
 def load_catalog(text: str | None = None) -> Catalog:
@@ -83,7 +98,7 @@ def load_catalog(text: str | None = None) -> Catalog:
     plain = {key: forms[0].ids for key, forms in aliases.items()
              if not any(f.needs_context or f.case_sensitive or f.blocked_after or f.blocked_before for f in forms)}
     key_ids = {key: frozenset(i for f in forms for i in f.ids) for key, forms in aliases.items()}
-    return Catalog(skills, aliases, *_compile(aliases), plain, key_ids)
+    return Catalog(skills, aliases, *_compile(aliases), plain, key_ids, _scanner(aliases))
 
 
 def _entry_aliases(entry: dict) -> list[Alias]:
@@ -125,7 +140,16 @@ def _key(text: str) -> str:
 
 # ---- the single pattern -----------------------------------------------------------------
 
-_PROPER_NAME_AFTER = r"\s+(?:ventures|capital|park|stadium|arena|tower|foundation)\b"
+_PROPER_NAMES = ("ventures", "capital", "park", "stadium", "arena", "tower", "foundation")
+_PROPER_NAME_AFTER = rf"\s+(?:{'|'.join(_PROPER_NAMES)})\b"
+
+
+def _scanner(aliases: dict[str, list[Alias]]) -> "Scanner | None":
+    """The C scanner of the ASCII aliases (only those can occur in ASCII text), if it was built
+    and SKILLPULSE_PURE_PYTHON is not set."""
+    if Scanner is None or os.environ.get("SKILLPULSE_PURE_PYTHON"):
+        return None
+    return Scanner([key for key in aliases if key.isascii()], _PROPER_NAMES)
 
 
 def _compile(aliases: dict[str, list[Alias]]) -> tuple[re.Pattern, re.Pattern]:
@@ -225,11 +249,10 @@ def _ids(text: str, cat: Catalog) -> set[str]:
     waiting: list[_Hit] = []         # list items of the current segment, waiting for an anchor
     waiting_end = -1
     plain, key_ids = cat.plain, cat.key_ids
-    for m in (cat.ascii_pattern if lowered.isascii() else cat.pattern).finditer(lowered):
-        start, end = m.span(1)
+    for start, end in cat.spans(lowered):
         if waiting and start >= waiting_end:
             waiting = []             # their segment ended with no confirmed hit: they do not count
-        key = m.group(1)
+        key = lowered[start:end]
         ids = plain.get(key)
         if ids is None:
             if not key_ids[key if " " not in key and "\n" not in key else " ".join(key.split())] <= found:

@@ -1,0 +1,249 @@
+/* Optional accelerator for skills.py: where its alias pattern matches in ASCII text.
+ *
+ * Scanner(keys, blocked_next).spans(text) returns the (start, end) of every alias match, exactly
+ * the spans of group 1 of skills.py's ASCII pattern, found by the same rules: an alias starts
+ * after a character that is not [a-z0-9_#@$] (and not a "." after [a-z0-9_]); a space in a key
+ * matches any run of whitespace; the longest key that is not followed by [A-Za-z0-9_+#], by "."
+ * and a word character, or by whitespace and a blocked word wins; scanning resumes at its end.
+ * The pure-Python regex stays the reference; tests compare the two.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_KEY 255
+
+typedef struct {
+    PyObject_HEAD
+    int nslots;            /* distinct key characters, plus slot 0 for "none" */
+    uint8_t slot[128];     /* character -> slot; ' ' stands for any whitespace run */
+    Py_ssize_t nnodes;
+    uint16_t *child;       /* nnodes x nslots: child node, 0 for none (node 0 is the root) */
+    uint8_t *terminal;     /* nnodes: a key ends here */
+    PyObject *blocked;     /* tuple of ASCII str: words that block an alias when they follow it */
+} Scanner;
+
+static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); }
+static int is_lower_word(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; }
+static int is_word(unsigned char c) { return is_lower_word(c) || (c >= 'A' && c <= 'Z'); }
+
+static void Scanner_dealloc(Scanner *self) {
+    PyMem_Free(self->child);
+    PyMem_Free(self->terminal);
+    Py_XDECREF(self->blocked);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int add_key(Scanner *self, const unsigned char *key, Py_ssize_t len) {
+    Py_ssize_t node = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        uint16_t *next = &self->child[node * self->nslots + self->slot[key[i]]];
+        if (*next == 0) {
+            *next = (uint16_t)self->nnodes++;
+        }
+        node = *next;
+    }
+    self->terminal[node] = 1;
+    return 0;
+}
+
+static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
+    static char *names[] = {"keys", "blocked_next", NULL};
+    PyObject *keys_arg, *blocked_arg, *keys;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO", names, &keys_arg, &blocked_arg)) {
+        return -1;
+    }
+    keys = PySequence_Tuple(keys_arg);
+    if (keys == NULL) {
+        return -1;
+    }
+    Py_CLEAR(self->blocked);
+    self->blocked = PySequence_Tuple(blocked_arg);
+    if (self->blocked == NULL) {
+        goto fail;
+    }
+    for (Py_ssize_t b = 0; b < PyTuple_GET_SIZE(self->blocked); b++) {
+        PyObject *word = PyTuple_GET_ITEM(self->blocked, b);
+        if (!PyUnicode_Check(word) || !PyUnicode_IS_ASCII(word)) {
+            PyErr_SetString(PyExc_ValueError, "blocked words must be ASCII str");
+            goto fail;
+        }
+    }
+    /* Slots for the characters keys use; a key with any other whitespace than ' ', a non-ASCII
+       character or an empty or too long key is not for this scanner. */
+    memset(self->slot, 0, sizeof self->slot);
+    self->nslots = 1;
+    Py_ssize_t total = 1;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
+        PyObject *key = PyTuple_GET_ITEM(keys, k);
+        if (!PyUnicode_Check(key) || !PyUnicode_IS_ASCII(key) || PyUnicode_GET_LENGTH(key) == 0 ||
+            PyUnicode_GET_LENGTH(key) > MAX_KEY) {
+            PyErr_SetString(PyExc_ValueError, "keys must be non-empty ASCII str of at most 255 characters");
+            goto fail;
+        }
+        const unsigned char *text = PyUnicode_1BYTE_DATA(key);
+        for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(key); i++) {
+            if (is_space(text[i]) && text[i] != ' ') {
+                PyErr_SetString(PyExc_ValueError, "keys separate words with single spaces");
+                goto fail;
+            }
+            if (self->slot[text[i]] == 0) {
+                self->slot[text[i]] = (uint8_t)self->nslots++;
+            }
+        }
+        total += PyUnicode_GET_LENGTH(key);
+    }
+    if (total > UINT16_MAX) {
+        PyErr_SetString(PyExc_ValueError, "too many key characters");
+        goto fail;
+    }
+    PyMem_Free(self->child);
+    PyMem_Free(self->terminal);
+    self->child = PyMem_Calloc((size_t)total * self->nslots, sizeof(uint16_t));
+    self->terminal = PyMem_Calloc((size_t)total, 1);
+    if (self->child == NULL || self->terminal == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    self->nnodes = 1;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
+        PyObject *key = PyTuple_GET_ITEM(keys, k);
+        add_key(self, PyUnicode_1BYTE_DATA(key), PyUnicode_GET_LENGTH(key));
+    }
+    Py_DECREF(keys);
+    return 0;
+fail:
+    Py_DECREF(keys);
+    return -1;
+}
+
+/* Nothing after the alias that would continue it, nor a blocked word ("Snowflake Ventures"). */
+static int ends_cleanly(Scanner *self, const unsigned char *s, Py_ssize_t n, Py_ssize_t end) {
+    if (end == n) {
+        return 1;
+    }
+    unsigned char c = s[end];
+    if (is_word(c) || c == '+' || c == '#') {
+        return 0;
+    }
+    if (c == '.' && end + 1 < n && is_word(s[end + 1])) {
+        return 0;
+    }
+    if (is_space(c)) {
+        Py_ssize_t j = end;
+        while (j < n && is_space(s[j])) {
+            j++;
+        }
+        for (Py_ssize_t b = 0; b < PyTuple_GET_SIZE(self->blocked); b++) {
+            PyObject *word = PyTuple_GET_ITEM(self->blocked, b);
+            Py_ssize_t len = PyUnicode_GET_LENGTH(word);
+            if (j + len <= n && memcmp(s + j, PyUnicode_1BYTE_DATA(word), (size_t)len) == 0 &&
+                (j + len == n || !is_word(s[j + len]))) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* The end of the longest key at `start` that ends cleanly, or -1. */
+static Py_ssize_t match_at(Scanner *self, const unsigned char *s, Py_ssize_t n, Py_ssize_t start) {
+    Py_ssize_t ends[MAX_KEY], found = 0, node = 0, i = start;
+    while (i < n && found < MAX_KEY) {
+        unsigned char c = s[i];
+        int space = is_space(c);
+        int slot = space ? self->slot[' '] : (c < 128 ? self->slot[c] : 0);
+        uint16_t next = slot ? self->child[node * self->nslots + slot] : 0;
+        if (next == 0) {
+            break;
+        }
+        node = next;
+        i++;
+        while (space && i < n && is_space(s[i])) {
+            i++;
+        }
+        if (self->terminal[node]) {
+            ends[found++] = i;
+        }
+    }
+    while (found > 0) {
+        if (ends_cleanly(self, s, n, ends[--found])) {
+            return ends[found];
+        }
+    }
+    return -1;
+}
+
+static PyObject *Scanner_spans(Scanner *self, PyObject *text) {
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_Check(text) && PyUnicode_READY(text) < 0) {
+        return NULL;
+    }
+#endif
+    if (!PyUnicode_Check(text) || !PyUnicode_IS_ASCII(text)) {
+        PyErr_SetString(PyExc_ValueError, "spans() takes ASCII text");
+        return NULL;
+    }
+    const unsigned char *s = PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t p = 0; p + 1 < n; p++) {  /* p: the character before a possible alias */
+        unsigned char c = s[p];
+        if (is_lower_word(c) || c == '#' || c == '@' || c == '$' || (c == '.' && p > 0 && is_lower_word(s[p - 1]))) {
+            continue;
+        }
+        Py_ssize_t end = match_at(self, s, n, p + 1);
+        if (end < 0) {
+            continue;
+        }
+        PyObject *span = Py_BuildValue("(nn)", p + 1, end);
+        if (span == NULL || PyList_Append(out, span) < 0) {
+            Py_XDECREF(span);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(span);
+        p = end - 1;
+    }
+    return out;
+}
+
+static PyMethodDef Scanner_methods[] = {
+    {"spans", (PyCFunction)Scanner_spans, METH_O, "(start, end) of every alias in ASCII text."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ScannerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "skillpulse_ingest._scan.Scanner",
+    .tp_basicsize = sizeof(Scanner),
+    .tp_dealloc = (destructor)Scanner_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Scanner(keys, blocked_next): finds catalog aliases in ASCII text.",
+    .tp_methods = Scanner_methods,
+    .tp_init = (initproc)Scanner_init,
+    .tp_new = PyType_GenericNew,
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_scan", "Optional accelerator for skills.py.", -1, NULL};
+
+PyMODINIT_FUNC PyInit__scan(void) {
+    if (PyType_Ready(&ScannerType) < 0) {
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) {
+        return NULL;
+    }
+    Py_INCREF(&ScannerType);
+    if (PyModule_AddObject(m, "Scanner", (PyObject *)&ScannerType) < 0) {
+        Py_DECREF(&ScannerType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
