@@ -184,3 +184,25 @@ def test_a_database_error_rolls_back_the_open_batch_and_counts_none_of_it(db, mo
         assert store.count_postings() == 0  # page 1 was in the same, rolled-back transaction
         [run] = store.runs()
     assert run["status"] == "failed" and run["inserted"] == 0 and "disk I/O" in run["error"]
+
+
+def test_page_writer_reports_what_it_committed_and_then_its_error(db):
+    from skillpulse_ingest.workers import PageWriter
+
+    first, second = normalize(remotive_job(1)), normalize(remotive_job(2))
+    SQLiteStore.open(db).close()
+    writer = PageWriter(db, commit_every=3600)
+    writer.save([first], [], [first.id, "not-matching"])
+    writer.close()
+    assert writer.committed() == (1, 0, [first.id, "not-matching"]) and writer.committed() == (0, 0, [])
+
+    broken = PageWriter(db, commit_every=3600)
+    broken.save([second], [], [second.id])
+    broken.save([object()], [], [])  # cannot be stored: the transaction, second included, rolls back
+    broken.commit()  # the writer goes on draining its queue, so neither this nor close() blocks
+    broken.close()
+    with pytest.raises(AttributeError):
+        broken.check()
+    assert broken.committed() == (0, 0, [])
+    with SQLiteStore.open(db) as store:
+        assert store.count_postings() == 1

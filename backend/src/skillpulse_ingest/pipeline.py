@@ -15,7 +15,7 @@ from .role_match import classify, matches_query
 from .skills import extract_skills
 from .sources import FetchState, InvalidRow, Source, get_source
 from .storage_sqlite import SQLiteStore, StoreError, utc_now
-from .workers import Analysis, Analyzer, prefetched
+from .workers import Analysis, Analyzer, PageWriter, prefetched
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ def run_ingest(
                 run.take(rows, analyzer)
                 progress(run.summary)
             run.flush()
+            run.stop_writing()
         except BaseException as exc:
             run.fail(exc)
             raise
@@ -94,9 +95,10 @@ def run_ingest(
 
 
 class _Run:
-    """The state of one ingest run. A page is analyzed while the next one is fetched, and stored
-    one page late; what it stores is committed every COMMIT_EVERY_S, before waiting for the
-    network, and at the end (counts move into the summary as they are committed)."""
+    """The state of one ingest run. A page is analyzed while the next one is fetched, then stored
+    by a PageWriter, which commits every COMMIT_EVERY_S, before the run waits for the network, and
+    at the end. Counts move into the summary as they are committed; until then a page's ids stay
+    in `unstored`, since store.known() reads only what is committed."""
 
     def __init__(self, query: IngestionQuery, source: Source, store: SQLiteStore | None, state: FetchState,
                  dry_run: bool):
@@ -107,13 +109,14 @@ class _Run:
         self.unstored: set[str] = set()  # ids seen but not stored yet (all of them in a dry run)
         self.newest = ""                 # latest discovered_at seen, for the incremental marker
         self.pending: _Page | None = None
-        self.uncommitted = (0, 0)        # (inserted, skipped) saved in the open transaction
-        self.batch_started = 0.0
+        self.writer: PageWriter | None = None
         if self.writing:
             self.summary.run_id = store.start_run(source.name, query.to_dict())
             store.record_request(source.name, query_key(query), self.started_at)
+            self.writer = PageWriter(store.path, COMMIT_EVERY_S)
 
     def take(self, rows: list[dict], analyzer: Analyzer) -> None:
+        self._count_committed()
         self.summary.fetched += len(rows)
         postings = _normalize(self.source, rows, self.summary)
         self.newest = max([self.newest, *(p.discovered_at for p in postings if p.discovered_at)])
@@ -124,41 +127,42 @@ class _Run:
         self._tick()
 
     def flush(self) -> None:
-        """Store the page analyzed last; from then on store.known() recognizes its postings."""
+        """Hand the page analyzed last to the writer (or count it, in a dry run)."""
         if self.pending is None:
             return
         fresh = _analyzed(self.pending)
         self.summary.matched += len(fresh)
-        if self.writing:
-            if not self.store.in_transaction:
-                self.batch_started = time.monotonic()
-            saved = self.store.save_page(fresh, self.pending.seen, commit=False)
-            self.uncommitted = (self.uncommitted[0] + saved[0], self.uncommitted[1] + saved[1])
-            self.unstored.difference_update(p.id for p in self.pending.candidates)
-            if time.monotonic() - self.batch_started >= COMMIT_EVERY_S:
-                self.commit()
+        if self.writer is not None:
+            self.writer.save(fresh, self.pending.seen, [p.id for p in self.pending.candidates])
         else:
             self.summary.inserted += len(fresh)
         self.pending = None
 
     def commit(self) -> None:
-        """Commit what is saved so far (a no-op when nothing is), and count it."""
-        if self.writing:
-            self.store.commit()
+        """Have the writer commit what it has (the run is about to wait for the network)."""
+        if self.writer is not None:
+            self.writer.commit()
+
+    def stop_writing(self) -> None:
+        """Commit the rest and stop the writer; raises its error, if it had one."""
+        if self.writer is not None:
+            self.writer.close()
             self._count_committed()
+            self.writer.check()
 
     def _count_committed(self) -> None:
-        self.summary.inserted += self.uncommitted[0]
-        self.summary.skipped += self.uncommitted[1]
-        self.uncommitted = (0, 0)
+        if self.writer is not None:
+            inserted, skipped, ids = self.writer.committed()
+            self.summary.inserted += inserted
+            self.summary.skipped += skipped
+            self.unstored.difference_update(ids)  # store.known() sees them from now on
 
     def fail(self, exc: BaseException) -> None:
         if not isinstance(exc, StoreError):
             with contextlib.suppress(Exception):  # keep the pages fetched before the fault
                 self.flush()
-        if self.writing and not self.store.in_transaction:
-            self.uncommitted = (0, 0)  # a database error rolled them back
-        self._count_committed()  # finish_run commits them with the run's row
+        with contextlib.suppress(Exception):
+            self.stop_writing()
         self._tick()
         if self.writing:
             error = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc) or type(exc).__name__
@@ -166,7 +170,6 @@ class _Run:
                                   self.state.stopped_by)
 
     def finish(self) -> RunSummary:
-        self._count_committed()  # finish_run commits them with the run's row
         self._tick()
         if self.writing:
             marker = _marker(self.source, self.query, self.state, self.newest, self.started_at)

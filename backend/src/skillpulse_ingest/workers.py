@@ -1,4 +1,5 @@
-"""Concurrency for an ingest run: the next page fetched in a thread, the CPU-heavy step in processes."""
+"""Concurrency for an ingest run: the next page fetched in a thread, the CPU-heavy step in
+processes, and pages stored in a thread of their own."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import logging
 import multiprocessing
 import queue
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Iterator
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
 
 from .models import IngestionQuery, JobPosting
+from .storage_sqlite import SQLiteStore
 from .role_match import classify, matches_query
 from .skills import extract_skills
 from .text import to_plain_text
@@ -155,3 +159,74 @@ class Analyzer:
     def __exit__(self, *exc) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
+
+
+_COMMIT = object()
+
+
+class PageWriter:
+    """Stores pages in a thread, on a connection of its own, while the caller goes on fetching.
+
+    Saved pages share one transaction, committed every `commit_every` seconds, on `commit()` and
+    on `close()`; `committed()` tells the caller what reached the disk. After an error (the open
+    transaction rolls back) it stores nothing more, and `check()` raises the error in the caller.
+    """
+
+    def __init__(self, path: Path, commit_every: float):
+        self.path, self.commit_every = path, commit_every
+        self.error: BaseException | None = None
+        self._inbox: queue.Queue = queue.Queue(maxsize=2)
+        self._lock = threading.Lock()
+        self._committed: list[tuple[int, int, list[str]]] = []
+        self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
+        self._thread.start()
+
+    def save(self, new: Sequence[JobPosting], seen: Sequence[str], ids: list[str]) -> None:
+        """Queue a page: new postings to insert, stored ids seen again, and the page's candidate ids."""
+        self.check()
+        self._inbox.put((new, seen, ids))
+
+    def commit(self) -> None:
+        self._inbox.put(_COMMIT)
+
+    def close(self) -> None:
+        """Commit what was saved and stop (an error stays in `error`)."""
+        if self._thread.is_alive():
+            self._inbox.put(None)
+            self._thread.join()
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def committed(self) -> tuple[int, int, list[str]]:
+        """(inserted, skipped, candidate ids) of the pages committed since the last call."""
+        with self._lock:
+            pages, self._committed = self._committed, []
+        return sum(p[0] for p in pages), sum(p[1] for p in pages), [i for p in pages for i in p[2]]
+
+    def _run(self) -> None:
+        store, batch, started = None, [], 0.0
+        try:
+            store = SQLiteStore.open(self.path)
+        except BaseException as exc:  # handed to the caller by check()
+            self.error = exc
+        while True:
+            item = self._inbox.get()
+            try:
+                if self.error is None and item is not None and item is not _COMMIT:
+                    new, seen, ids = item
+                    started = started if batch else time.monotonic()
+                    batch.append((*store.save_page(new, seen, commit=False), ids))
+                if self.error is None and batch and (item is None or item is _COMMIT or
+                                                     time.monotonic() - started >= self.commit_every):
+                    store.commit()
+                    with self._lock:
+                        self._committed += batch
+                    batch = []
+            except BaseException as exc:  # save_page rolled the batch back
+                self.error, batch = exc, []
+            if item is None:
+                break
+        if store is not None:
+            store.close()
