@@ -1,4 +1,4 @@
-"""The optional C accelerator (_scan.c) must find exactly what the pure-Python pattern finds."""
+"""The optional C accelerator (_scan.c) must give exactly what the pure-Python code gives."""
 
 import json
 import os
@@ -9,13 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fakeapi import many_theirstack_jobs
-from skillpulse_ingest import skills
+from skillpulse_ingest import accelerator, skills, text
 
 CATALOG = skills.catalog()
 SCANNER = CATALOG.scanner
-if SCANNER is None and os.environ.get("SKILLPULSE_REQUIRE_ACCELERATOR"):
+FAST = accelerator.scan
+if FAST is None and os.environ.get("SKILLPULSE_REQUIRE_ACCELERATOR"):
     raise RuntimeError("the C accelerator was not built, and SKILLPULSE_REQUIRE_ACCELERATOR is set")
-pytestmark = pytest.mark.skipif(SCANNER is None, reason="C accelerator not built here (no compiler); "
+pytestmark = pytest.mark.skipif(FAST is None, reason="no C accelerator (not built here, or SKILLPULSE_PURE_PYTHON set); "
                                                         "the pure-Python path is what every other test runs")
 KEYS = sorted(CATALOG.aliases)
 PIECES = KEYS + list(skills._PROPER_NAMES) + [" ", "  ", "\n", "\t", ".", ",", "-", "+", "#", "@", "$", "_", "/",
@@ -42,19 +43,37 @@ def test_same_spans_on_every_alias_in_every_context():
             assert SCANNER.spans(text) == regex_spans(text), text
 
 
-def test_same_skills_on_generated_and_labeled_postings_with_and_without_it(monkeypatch):
+def test_same_skills_and_plain_text_on_generated_and_labeled_postings_with_and_without_it(monkeypatch):
     jobs = many_theirstack_jobs(300, seed=11)
     labeled = [json.loads(line) for line in (Path(__file__).parent / "data" / "skills_labeled.jsonl").open()]
     postings = [(j["job_title"], j["description"]) for j in jobs] + [(d["title"], d["description"]) for d in labeled]
-    fast = [skills.extract_skills(title, text) for title, text in postings]
+    fast = [(skills.extract_skills(title, body), text.to_plain_text(body)) for title, body in postings]
     monkeypatch.setattr(CATALOG, "scanner", None)
-    assert fast == [skills.extract_skills(title, text) for title, text in postings]
+    monkeypatch.setattr(accelerator, "scan", None)
+    assert fast == [(skills.extract_skills(title, body), text.to_plain_text(body)) for title, body in postings]
 
 
-def test_it_refuses_what_it_cannot_scan():
-    with pytest.raises(ValueError):
-        SCANNER.spans("\nnaïve python")
-    with pytest.raises(ValueError):
-        skills.Scanner(["two\twords"], [])
-    with pytest.raises(ValueError):
-        skills.Scanner([""], [])
+WHITESPACE = [" ", "  ", "\n", "\n\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1f", " \n ", "\r\n"]
+
+
+@settings(max_examples=1000)
+@given(st.lists(st.sampled_from(WHITESPACE + ["a", "bc", "-", "."]), max_size=30))
+def test_squeeze_lines_is_the_python_line_cleanup(pieces):
+    raw = "".join(pieces)
+    assert FAST.squeeze_lines(raw) == "\n".join(line for line in (" ".join(x.split()) for x in raw.split("\n")) if line)
+
+
+@settings(max_examples=1000)
+@given(st.text(alphabet="apysendlik ofc\u00e9", max_size=40))
+def test_contains_any_is_any_substring(raw):
+    if raw.isascii():
+        needles = skills._NOT_AN_ASK_TRIGGERS
+        assert FAST.contains_any(raw, needles) == any(n in raw for n in needles)
+
+
+def test_it_refuses_what_it_cannot_handle():
+    for call in (lambda: SCANNER.spans("\nnaïve python"), lambda: FAST.squeeze_lines("naïve"),
+                 lambda: FAST.contains_any("naïve", ("a",)), lambda: FAST.contains_any("a", ("",)),
+                 lambda: FAST.Scanner(["two\twords"], []), lambda: FAST.Scanner([""], [])):
+        with pytest.raises(ValueError):
+            call()

@@ -1,11 +1,12 @@
-/* Optional accelerator for skills.py: where its alias pattern matches in ASCII text.
+/* Optional accelerator for text.py and skills.py, for ASCII text (the pure-Python code is the
+ * fallback and the reference; tests compare the two).
  *
+ * Where skills.py's alias pattern matches:
  * Scanner(keys, blocked_next).spans(text) returns the (start, end) of every alias match, exactly
  * the spans of group 1 of skills.py's ASCII pattern, found by the same rules: an alias starts
  * after a character that is not [a-z0-9_#@$] (and not a "." after [a-z0-9_]); a space in a key
  * matches any run of whitespace; the longest key that is not followed by [A-Za-z0-9_+#], by "."
  * and a word character, or by whitespace and a blocked word wins; scanning resumes at its end.
- * The pure-Python regex stays the reference; tests compare the two.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -27,6 +28,20 @@ typedef struct {
 static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); }
 static int is_lower_word(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; }
 static int is_word(unsigned char c) { return is_lower_word(c) || (c >= 'A' && c <= 'Z'); }
+
+/* The characters of an ASCII str, or NULL with ValueError set. */
+static const unsigned char *ascii_chars(PyObject *text, const char *function) {
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_Check(text) && PyUnicode_READY(text) < 0) {
+        return NULL;
+    }
+#endif
+    if (!PyUnicode_Check(text) || !PyUnicode_IS_ASCII(text)) {
+        PyErr_Format(PyExc_ValueError, "%s() takes ASCII text", function);
+        return NULL;
+    }
+    return PyUnicode_1BYTE_DATA(text);
+}
 
 static void Scanner_dealloc(Scanner *self) {
     PyMem_Free(self->child);
@@ -176,16 +191,10 @@ static Py_ssize_t match_at(Scanner *self, const unsigned char *s, Py_ssize_t n, 
 }
 
 static PyObject *Scanner_spans(Scanner *self, PyObject *text) {
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_Check(text) && PyUnicode_READY(text) < 0) {
+    const unsigned char *s = ascii_chars(text, "spans");
+    if (s == NULL) {
         return NULL;
     }
-#endif
-    if (!PyUnicode_Check(text) || !PyUnicode_IS_ASCII(text)) {
-        PyErr_SetString(PyExc_ValueError, "spans() takes ASCII text");
-        return NULL;
-    }
-    const unsigned char *s = PyUnicode_1BYTE_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     PyObject *out = PyList_New(0);
     if (out == NULL) {
@@ -212,6 +221,88 @@ static PyObject *Scanner_spans(Scanner *self, PyObject *text) {
     return out;
 }
 
+/* Any of `needles` (a tuple of str) in ASCII `text`? One pass, instead of one per needle. */
+static PyObject *contains_any(PyObject *module, PyObject *args) {
+    PyObject *text, *needles;
+    if (!PyArg_ParseTuple(args, "OO!:contains_any", &text, &PyTuple_Type, &needles)) {
+        return NULL;
+    }
+    const unsigned char *s = ascii_chars(text, "contains_any");
+    if (s == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), count = PyTuple_GET_SIZE(needles);
+    uint8_t first[128] = {0};
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *needle = PyTuple_GET_ITEM(needles, k);
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_Check(needle) && PyUnicode_READY(needle) < 0) {
+            return NULL;
+        }
+#endif
+        if (!PyUnicode_Check(needle) || PyUnicode_GET_LENGTH(needle) == 0) {
+            PyErr_SetString(PyExc_ValueError, "needles must be non-empty str");
+            return NULL;
+        }
+        if (PyUnicode_IS_ASCII(needle)) {  /* others cannot occur in ASCII text */
+            first[PyUnicode_1BYTE_DATA(needle)[0]] = 1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!first[s[i]]) {
+            continue;
+        }
+        for (Py_ssize_t k = 0; k < count; k++) {
+            PyObject *needle = PyTuple_GET_ITEM(needles, k);
+            Py_ssize_t len = PyUnicode_GET_LENGTH(needle);
+            if (PyUnicode_IS_ASCII(needle) && i + len <= n && memcmp(s + i, PyUnicode_1BYTE_DATA(needle), (size_t)len) == 0) {
+                Py_RETURN_TRUE;
+            }
+        }
+    }
+    Py_RETURN_FALSE;
+}
+
+/* ASCII text with each line's whitespace runs made one space, lines stripped, empty lines
+   dropped: " ".join(line.split()) for each line, as text.py does it in Python. */
+static PyObject *squeeze_lines(PyObject *module, PyObject *text) {
+    const unsigned char *s = ascii_chars(text, "squeeze_lines");
+    if (s == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), used = 0;
+    char *out = PyMem_Malloc(n > 0 ? (size_t)n : 1);
+    if (out == NULL) {
+        return PyErr_NoMemory();
+    }
+    int gap = 0, line_open = 0;  /* a space is owed before the next word; the line has a word */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == '\n') {
+            gap = 0;
+            if (line_open) {
+                out[used++] = '\n';
+                line_open = 0;
+            }
+        } else if (is_space(c)) {
+            gap = 1;
+        } else {
+            if (gap && line_open) {
+                out[used++] = ' ';
+            }
+            out[used++] = (char)c;
+            gap = 0;
+            line_open = 1;
+        }
+    }
+    if (used > 0 && out[used - 1] == '\n') {
+        used--;
+    }
+    PyObject *result = PyUnicode_FromStringAndSize(out, used);
+    PyMem_Free(out);
+    return result;
+}
+
 static PyMethodDef Scanner_methods[] = {
     {"spans", (PyCFunction)Scanner_spans, METH_O, "(start, end) of every alias in ASCII text."},
     {NULL, NULL, 0, NULL},
@@ -229,7 +320,14 @@ static PyTypeObject ScannerType = {
     .tp_new = PyType_GenericNew,
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_scan", "Optional accelerator for skills.py.", -1, NULL};
+static PyMethodDef module_functions[] = {
+    {"contains_any", contains_any, METH_VARARGS, "contains_any(text, needles): is any needle in ASCII text?"},
+    {"squeeze_lines", squeeze_lines, METH_O, "squeeze_lines(text): one space between words, no empty lines."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_scan", "Optional accelerator for text.py and skills.py.",
+                                    -1, module_functions};
 
 PyMODINIT_FUNC PyInit__scan(void) {
     if (PyType_Ready(&ScannerType) < 0) {

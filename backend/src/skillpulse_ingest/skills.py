@@ -8,18 +8,13 @@ on those hits only. Rules: skills.md sections 3 and 4.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
+from . import accelerator
 from .text import to_plain_text
-
-try:  # optional accelerator, compiled from _scan.c at install when a C compiler is there
-    from ._scan import Scanner
-except ImportError:
-    Scanner = None
 
 CATEGORIES = ("language", "framework", "library", "database", "cloud", "devops", "data", "ml",
               "tool", "platform", "practice")
@@ -60,7 +55,7 @@ class Catalog:
     ascii_pattern: re.Pattern = field(repr=False)  # the same, for text that is all ASCII
     plain: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)  # keys that need no checks
     key_ids: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)  # every id a key can yield
-    scanner: "Scanner | None" = field(default=None, repr=False)  # ascii_pattern's spans, in C
+    scanner: object = field(default=None, repr=False)  # accelerator: ascii_pattern's spans, in C
 
     def spans(self, lowered: str):
         """(start, end) of every alias in lower-cased text that starts with a newline."""
@@ -144,12 +139,11 @@ _PROPER_NAMES = ("ventures", "capital", "park", "stadium", "arena", "tower", "fo
 _PROPER_NAME_AFTER = rf"\s+(?:{'|'.join(_PROPER_NAMES)})\b"
 
 
-def _scanner(aliases: dict[str, list[Alias]]) -> "Scanner | None":
-    """The C scanner of the ASCII aliases (only those can occur in ASCII text), if it was built
-    and SKILLPULSE_PURE_PYTHON is not set."""
-    if Scanner is None or os.environ.get("SKILLPULSE_PURE_PYTHON"):
+def _scanner(aliases: dict[str, list[Alias]]):
+    """The accelerator's scanner of the ASCII aliases (only those can occur in ASCII text), or None."""
+    if accelerator.scan is None:
         return None
-    return Scanner([key for key in aliases if key.isascii()], _PROPER_NAMES)
+    return accelerator.scan.Scanner([key for key in aliases if key.isascii()], _PROPER_NAMES)
 
 
 def _compile(aliases: dict[str, list[Alias]]) -> tuple[re.Pattern, re.Pattern]:
@@ -305,7 +299,7 @@ def _lower_same_length(text: str) -> str:
 
 def _non_ask_spans(lowered: str) -> list[tuple[int, int]]:
     """Spans of the sentences about applying or perks, which name tools that are not asks."""
-    if not any(trigger in lowered for trigger in _NOT_AN_ASK_TRIGGERS):
+    if not _mentions_a_trigger(lowered):
         return []
     spans: list[tuple[int, int]] = []
     for m in _NOT_AN_ASK.finditer(lowered):
@@ -313,6 +307,12 @@ def _non_ask_spans(lowered: str) -> list[tuple[int, int]]:
         end = _SEGMENT_END.search(lowered, m.end())
         spans.append((max(start, spans[-1][1] if spans else 0), end.end() if end else len(lowered)))
     return spans
+
+
+def _mentions_a_trigger(lowered: str) -> bool:
+    if accelerator.scan is not None and lowered.isascii():
+        return accelerator.scan.contains_any(lowered, _NOT_AN_ASK_TRIGGERS)
+    return any(trigger in lowered for trigger in _NOT_AN_ASK_TRIGGERS)
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:

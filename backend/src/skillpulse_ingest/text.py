@@ -6,6 +6,8 @@ import html
 import re
 import unicodedata
 
+from . import accelerator
+
 _ESCAPED_TAG = re.compile(r"&lt;\s*/?\s*[a-zA-Z!]")
 _SCRIPT_STYLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
@@ -50,5 +52,7 @@ def to_plain_text(text: str | None) -> str:
         text = _PATH.sub(" ", text)
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    elif accelerator.scan is not None:
+        return accelerator.scan.squeeze_lines(text)
     lines = (" ".join(line.split()) for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
