@@ -221,7 +221,8 @@ static PyObject *Scanner_spans(Scanner *self, PyObject *text) {
     return out;
 }
 
-/* Any of `needles` (a tuple of str) in ASCII `text`? One pass, instead of one per needle. */
+/* Any of `needles` (a tuple of str) in ASCII `text`? One pass: a needle is compared only where
+   the text has its first two characters. */
 static PyObject *contains_any(PyObject *module, PyObject *args) {
     PyObject *text, *needles;
     if (!PyArg_ParseTuple(args, "OO!:contains_any", &text, &PyTuple_Type, &needles)) {
@@ -232,30 +233,34 @@ static PyObject *contains_any(PyObject *module, PyObject *args) {
         return NULL;
     }
     Py_ssize_t n = PyUnicode_GET_LENGTH(text), count = PyTuple_GET_SIZE(needles);
-    uint8_t first[128] = {0};
+    uint64_t pairs[128][2] = {{0}};  /* first character -> bit set of the second characters */
     for (Py_ssize_t k = 0; k < count; k++) {
         PyObject *needle = PyTuple_GET_ITEM(needles, k);
-#if PY_VERSION_HEX < 0x030C0000
-        if (PyUnicode_Check(needle) && PyUnicode_READY(needle) < 0) {
+        if (ascii_chars(needle, "contains_any") == NULL) {
+            if (!PyUnicode_Check(needle)) {
+                return NULL;
+            }
+            PyErr_Clear();  /* a non-ASCII needle cannot occur in ASCII text */
+            continue;
+        }
+        const unsigned char *chars = PyUnicode_1BYTE_DATA(needle);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(needle);
+        if (len < 2) {
+            PyErr_SetString(PyExc_ValueError, "needles must be at least two characters long");
             return NULL;
         }
-#endif
-        if (!PyUnicode_Check(needle) || PyUnicode_GET_LENGTH(needle) == 0) {
-            PyErr_SetString(PyExc_ValueError, "needles must be non-empty str");
-            return NULL;
-        }
-        if (PyUnicode_IS_ASCII(needle)) {  /* others cannot occur in ASCII text */
-            first[PyUnicode_1BYTE_DATA(needle)[0]] = 1;
-        }
+        pairs[chars[0]][chars[1] >> 6] |= (uint64_t)1 << (chars[1] & 63);
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (!first[s[i]]) {
+    for (Py_ssize_t i = 0; i + 1 < n; i++) {
+        unsigned char a = s[i], b = s[i + 1];
+        if (!((pairs[a][b >> 6] >> (b & 63)) & 1)) {
             continue;
         }
         for (Py_ssize_t k = 0; k < count; k++) {
             PyObject *needle = PyTuple_GET_ITEM(needles, k);
             Py_ssize_t len = PyUnicode_GET_LENGTH(needle);
-            if (PyUnicode_IS_ASCII(needle) && i + len <= n && memcmp(s + i, PyUnicode_1BYTE_DATA(needle), (size_t)len) == 0) {
+            if (PyUnicode_IS_ASCII(needle) && i + len <= n &&
+                memcmp(s + i, PyUnicode_1BYTE_DATA(needle), (size_t)len) == 0) {
                 Py_RETURN_TRUE;
             }
         }
