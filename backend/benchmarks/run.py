@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from fakeapi import FakeJobAPI, many_theirstack_jobs  # noqa: E402
+from skillpulse_ingest import accelerator  # noqa: E402
 from skillpulse_ingest.insights import skill_insights  # noqa: E402
 from skillpulse_ingest.models import posting_id  # noqa: E402
 from skillpulse_ingest.insights import postings_summary  # noqa: E402
@@ -63,7 +64,9 @@ def timed(command: list[str], env: dict) -> tuple[float, str, int]:
 
 
 def ingest_env(api: FakeJobAPI) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SKILLPULSE_", "THEIRSTACK_"))}
+    """This environment without SkillPulse settings (SKILLPULSE_PURE_PYTHON stays), plus the fake API's."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SKILLPULSE_", "THEIRSTACK_")) or k == "SKILLPULSE_PURE_PYTHON"}
     env.update(api.env())
     return env
 
@@ -202,7 +205,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="skillpulse-bench-"))
     try:
         print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-              f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}", flush=True)
+              f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+              f"{'C accelerator' if accelerator.scan else 'pure Python'}", flush=True)
         ingest = bench_ingest(args.n, work, args.rounds)
         small, large = (bench_memory(n, work) for n in args.memory)
         big_db = (args.keep or work) / f"large-{args.db_size}.db"
