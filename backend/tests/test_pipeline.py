@@ -113,7 +113,7 @@ def test_a_dead_worker_falls_back_to_in_process(db, monkeypatch):
     import skillpulse_ingest.workers as workers_module
 
     class DeadPool:
-        def __init__(self, workers, mp_context=None):
+        def __init__(self, workers, mp_context=None, initializer=None):
             pass
 
         def submit(self, *args):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -94,6 +95,17 @@ class _Fallback:
             return analyze(self.postings, self.query)
 
 
+def _exit_with_parent() -> None:
+    """Worker start-up: leave as soon as the ingest process is gone, killed included.
+
+    A pool worker holds both ends of its task pipe, so it never sees the parent's death by itself:
+    after a SIGKILL it would idle forever, keeping the run's stdout and stderr open.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=lambda: (parent.join(), os._exit(1)), name="parent-watch", daemon=True).start()
+
+
 class Analysis:
     """A page's analysis, in chunks: result() joins them, with indexes into the whole page."""
 
@@ -137,7 +149,8 @@ class Analyzer:
                 if self._pool is None:
                     # spawn, not fork: the prefetch thread is running, and forking a threaded process
                     # can deadlock the child; spawn is also what Windows and macOS do.
-                    self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+                    self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                     initializer=_exit_with_parent)
                 size = -(-len(postings) // self.workers)
                 return Analysis([(start, _Fallback(self._pool.submit(_analyze_slim, _slim(chunk), query), chunk,
                                                     query, self))

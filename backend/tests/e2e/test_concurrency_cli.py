@@ -8,7 +8,7 @@ import sys
 import time
 
 from conftest import clean_env, query
-from fakeapi import FakeJobAPI, theirstack_job
+from fakeapi import FakeJobAPI, many_theirstack_jobs, theirstack_job
 
 
 def spawn(api, db, *extra):
@@ -48,7 +48,7 @@ def test_killing_ingest_at_random_points_never_corrupts_the_database(api, db):
         proc = spawn(api, db, "--min-interval", "0")
         time.sleep(rng.uniform(0.05, 1.2))
         proc.kill()  # SIGKILL on POSIX, TerminateProcess on Windows
-        proc.communicate()
+        proc.communicate(timeout=60)  # returns once no worker process is left holding its output open
         if db.exists():
             conn = sqlite3.connect(db)
             try:
@@ -65,3 +65,13 @@ def test_killing_ingest_at_random_points_never_corrupts_the_database(api, db):
     out, err = final.communicate(timeout=300)
     assert final.returncode == 0, err
     assert counts(db) == (3000, 3000, 3000)
+
+
+def test_a_killed_ingest_leaves_no_worker_process_behind(api, db):
+    # Pool workers hold both ends of their task pipe, so only a watch on the parent ends them.
+    api.theirstack_jobs = many_theirstack_jobs(5000)
+    proc = spawn(api, db, "--min-interval", "0.5", "--workers", "2")  # ten pages: at least 5 s
+    time.sleep(2)  # a few pages in: both workers are analyzing
+    proc.kill()
+    proc.communicate(timeout=60)  # the workers hold copies of its stdout and stderr until they exit
+    assert proc.returncode != 0  # killed, not finished
