@@ -279,9 +279,12 @@ class SQLiteStore:
             self.conn.executemany(_INSERT_POSTING, [_posting_row(p, now) for p in new])
             inserted = self.conn.total_changes - before
             # A posting raced in by another process already has these rows: OR IGNORE keeps them once.
-            # In key order: neighbouring inserts land on the same index pages.
-            self.conn.executemany("INSERT OR IGNORE INTO posting_skills (posting_id, skill) VALUES (?, ?)",
-                                  sorted((p.id, skill) for p in new for skill in p.skills))
+            # In key order, so neighbouring inserts land on the same index pages; 100 rows a statement,
+            # so SQLite runs longer stretches without the GIL (the writer shares it with the parser).
+            pairs = sorted((p.id, skill) for p in new for skill in p.skills)
+            for chunk in _chunks(pairs, 100):
+                self.conn.execute("INSERT OR IGNORE INTO posting_skills (posting_id, skill) VALUES "
+                                  + ",".join(["(?, ?)"] * len(chunk)), [v for pair in chunk for v in pair])
             seen = list(seen_ids)
             for chunk in _chunks(seen, 500):
                 self.conn.execute(f"UPDATE postings SET last_seen_at = ? WHERE id IN ({','.join('?' * len(chunk))})",
