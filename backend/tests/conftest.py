@@ -26,9 +26,11 @@ def db(tmp_path) -> Path:
 
 
 def clean_env(**extra) -> dict:
-    """The parent environment without any real key or database setting, plus extra."""
+    """The parent environment without any real key or database setting, plus extra.
+
+    SKILLPULSE_PURE_PYTHON stays, so a pure-Python test run runs the CLI that way too."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SKILLPULSE_", "THEIRSTACK_"))}
+           if not k.startswith(("SKILLPULSE_", "THEIRSTACK_")) or k == "SKILLPULSE_PURE_PYTHON"}
     env.update(extra)
     return env
 

@@ -16,8 +16,8 @@ SCANNER = CATALOG.scanner
 FAST = accelerator.scan
 if FAST is None and os.environ.get("SKILLPULSE_REQUIRE_ACCELERATOR"):
     raise RuntimeError("the C accelerator was not built, and SKILLPULSE_REQUIRE_ACCELERATOR is set")
-pytestmark = pytest.mark.skipif(FAST is None, reason="no C accelerator (not built here, or SKILLPULSE_PURE_PYTHON set); "
-                                                        "the pure-Python path is what every other test runs")
+pytestmark = pytest.mark.skipif(FAST is None, reason="no C accelerator (not built here, or SKILLPULSE_PURE_PYTHON "
+                                                        "set): nothing to compare the pure-Python path with")
 KEYS = sorted(CATALOG.aliases)
 PIECES = KEYS + list(skills._PROPER_NAMES) + [" ", "  ", "\n", "\t", ".", ",", "-", "+", "#", "@", "$", "_", "/",
                                               "(", ")", "x", "A", "1", ":", ". ", "\n- "]
