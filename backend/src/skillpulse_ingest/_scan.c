@@ -224,6 +224,7 @@ static PyObject *Scanner_spans(Scanner *self, PyObject *text) {
 /* Any of `needles` (a tuple of str) in ASCII `text`? One pass: a needle is compared only where
    the text has its first two characters. */
 static PyObject *contains_any(PyObject *module, PyObject *args) {
+    (void)module;
     PyObject *text, *needles;
     if (!PyArg_ParseTuple(args, "OO!:contains_any", &text, &PyTuple_Type, &needles)) {
         return NULL;
@@ -271,6 +272,7 @@ static PyObject *contains_any(PyObject *module, PyObject *args) {
 /* ASCII text with each line's whitespace runs made one space, lines stripped, empty lines
    dropped: " ".join(line.split()) for each line, as text.py does it in Python. */
 static PyObject *squeeze_lines(PyObject *module, PyObject *text) {
+    (void)module;
     const unsigned char *s = ascii_chars(text, "squeeze_lines");
     if (s == NULL) {
         return NULL;
@@ -332,7 +334,7 @@ static PyMethodDef module_functions[] = {
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_scan", "Optional accelerator for text.py and skills.py.",
-                                    -1, module_functions};
+                                    -1, module_functions, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__scan(void) {
     if (PyType_Ready(&ScannerType) < 0) {
