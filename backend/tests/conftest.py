@@ -54,3 +54,14 @@ def query(db, sql: str, *, as_dicts: bool = False) -> list:
         return [dict(r) if as_dicts else r for r in conn.execute(sql)]
     finally:
         conn.close()
+
+
+def write_sqlite(db, *statements: str) -> None:
+    """Run statements on a test database (creating the file) and commit: a file made by hand."""
+    conn = sqlite3.connect(db)
+    try:
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+    finally:
+        conn.close()

@@ -2,6 +2,7 @@ import sqlite3
 
 import pytest
 
+from conftest import write_sqlite
 from skillpulse_ingest.models import JobPosting
 from skillpulse_ingest.places import parse_place
 from skillpulse_ingest.role_match import matches_location
@@ -28,9 +29,7 @@ def test_new_database_gets_large_pages_and_an_old_one_keeps_its_own(tmp_path):
     with SQLiteStore.open(tmp_path / "new.db") as store:
         assert store.conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 32768
     old = tmp_path / "old.db"
-    conn = sqlite3.connect(old)
-    conn.execute("CREATE TABLE t (x)")  # an existing file, made with SQLite's default page size
-    conn.close()
+    write_sqlite(old, "CREATE TABLE t (x)")  # an existing file, made with SQLite's default page size
     with SQLiteStore.open(old) as store:
         assert store.conn.execute("PRAGMA page_size").fetchone()[0] == 4096
         assert store.upsert_many([posting(1, skills=("python",))]) == (1, 0)
@@ -71,11 +70,7 @@ def test_not_sqlite_file_is_refused_untouched(tmp_path):
 
 
 def test_newer_schema_is_refused_untouched(db):
-    conn = sqlite3.connect(db)
-    conn.execute("CREATE TABLE future (x)")
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    conn.commit()
-    conn.close()
+    write_sqlite(db, "CREATE TABLE future (x)", f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     before = db.read_bytes()
     with pytest.raises(StoreOpenError, match="newer"):
         SQLiteStore.open(db)

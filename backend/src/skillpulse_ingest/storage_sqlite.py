@@ -104,7 +104,12 @@ def _posting_row(p: JobPosting, now: str) -> tuple:
     return (p.id, p.source, p.source_id, p.url, p.title, p.company, p.location,
             None if p.remote is None else int(p.remote), p.date_posted, p.role_bucket, p.level_bucket,
             now, now, p.description_raw, p.raw_json, p.country_code, p.region_code, p.city, p.remote_scope,
-            p.discovered_at, ",".join(sorted(p.skills)))
+            p.discovered_at, _skills_column(p.skills))
+
+
+def _skills_column(skills: Iterable[str]) -> str:
+    """postings.skills: the posting's skill ids, sorted and comma-joined."""
+    return ",".join(sorted(skills))
 
 
 class StoreError(Exception):
@@ -278,13 +283,7 @@ class SQLiteStore:
             before = self.conn.total_changes
             self.conn.executemany(_INSERT_POSTING, [_posting_row(p, now) for p in new])
             inserted = self.conn.total_changes - before
-            # A posting raced in by another process already has these rows: OR IGNORE keeps them once.
-            # In key order, so neighbouring inserts land on the same index pages; 100 rows a statement,
-            # so SQLite runs longer stretches without the GIL (the writer shares it with the parser).
-            pairs = sorted((p.id, skill) for p in new for skill in p.skills)
-            for chunk in _chunks(pairs, 100):
-                self.conn.execute("INSERT OR IGNORE INTO posting_skills (posting_id, skill) VALUES "
-                                  + ",".join(["(?, ?)"] * len(chunk)), [v for pair in chunk for v in pair])
+            self._add_skills((p.id, skill) for p in new for skill in p.skills)
             seen = list(seen_ids)
             for chunk in _chunks(seen, 500):
                 self.conn.execute(f"UPDATE postings SET last_seen_at = ? WHERE id IN ({','.join('?' * len(chunk))})",
@@ -410,12 +409,22 @@ class SQLiteStore:
     def replace_skills(self, skills_by_id: dict[str, Iterable[str]]) -> None:
         with self.transaction():
             self.conn.executemany("UPDATE postings SET skills = ? WHERE id = ?",
-                                  [(",".join(sorted(skills)), pid) for pid, skills in skills_by_id.items()])
+                                  [(_skills_column(skills), pid) for pid, skills in skills_by_id.items()])
             ids = list(skills_by_id)
             for chunk in _chunks(ids, 500):
                 self.conn.execute(f"DELETE FROM posting_skills WHERE posting_id IN ({','.join('?' * len(chunk))})", chunk)
-            self.conn.executemany("INSERT INTO posting_skills (posting_id, skill) VALUES (?, ?)",
-                                  [(pid, s) for pid, skills in skills_by_id.items() for s in skills])
+            self._add_skills((pid, skill) for pid, skills in skills_by_id.items() for skill in skills)
+
+    def _add_skills(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """posting_skills rows, inside the caller's transaction.
+
+        In key order, so neighbouring inserts land on the same index pages; 100 rows a statement, so
+        SQLite runs longer stretches without the GIL (the ingest writer shares it with the parser).
+        A posting raced in by another process already has its rows: OR IGNORE keeps them once.
+        """
+        for chunk in _chunks(sorted(pairs), 100):
+            self.conn.execute("INSERT OR IGNORE INTO posting_skills (posting_id, skill) VALUES "
+                              + ",".join(["(?, ?)"] * len(chunk)), [value for pair in chunk for value in pair])
 
 
 def filter_sql(where: PostingFilter) -> tuple[str, list]:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from .models import IngestionQuery, JobPosting
-from .storage_sqlite import SQLiteStore
 from .role_match import classify, matches_query
 from .skills import extract_skills
+from .storage_sqlite import SQLiteStore
 from .text import to_plain_text
 
 log = logging.getLogger(__name__)
@@ -151,16 +151,17 @@ class Analyzer:
                     # can deadlock the child; spawn is also what Windows and macOS do.
                     self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                                      initializer=_exit_with_parent)
-                size = -(-len(postings) // self.workers)
-                return Analysis([(start, _Fallback(self._pool.submit(_analyze_slim, _slim(chunk), query), chunk,
-                                                    query, self))
-                                  for start in range(0, len(postings), size)
-                                  for chunk in [postings[start:start + size]]])
+                size = -(-len(postings) // self.workers)  # ceiling division
+                return Analysis([(start, self._start(postings[start:start + size], query))
+                                 for start in range(0, len(postings), size)])
             except (OSError, RuntimeError, BrokenProcessPool) as exc:
                 self._give_up(exc)
         done: Future = Future()
         done.set_result(analyze(postings, query))
         return Analysis([(0, done)])
+
+    def _start(self, chunk: list[JobPosting], query: IngestionQuery) -> _Fallback:
+        return _Fallback(self._pool.submit(_analyze_slim, _slim(chunk), query), chunk, query, self)
 
     def _give_up(self, exc: BaseException) -> None:
         log.warning("worker processes unavailable (%s); classifying in this process", exc)

@@ -1,11 +1,10 @@
 """Bad rows and bad input: counted or refused in one line, never a crash, never a touched file."""
 
 import json
-import sqlite3
 
 import pytest
 
-from conftest import run_cli
+from conftest import query, run_cli, write_sqlite
 from fakeapi import theirstack_job
 from skillpulse_ingest.storage_sqlite import SCHEMA_VERSION
 
@@ -31,9 +30,7 @@ def test_bad_rows_are_counted_invalid_with_the_reason_at_debug_level(api, db):
     assert summary["fetched"] == 13 and summary["invalid"] == 5
     assert "missing job_title" in result.stderr and "blurred preview row" in result.stderr
     assert "not an object" in result.stderr
-    conn = sqlite3.connect(db)
-    dates = dict(conn.execute("SELECT source_id, date_posted FROM postings").fetchall())
-    conn.close()
+    dates = dict(query(db, "SELECT source_id, date_posted FROM postings"))
     assert dates[str(20 + 195500000)] is None and len(dates) == 8
 
 
@@ -71,11 +68,7 @@ def test_a_file_that_is_not_sqlite_is_refused_untouched(api, tmp_path):
 
 
 def test_a_newer_database_is_refused_untouched(api, db):
-    conn = sqlite3.connect(db)
-    conn.execute("CREATE TABLE postings (id TEXT)")
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
-    conn.commit()
-    conn.close()
+    write_sqlite(db, "CREATE TABLE postings (id TEXT)", f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
     before = db.read_bytes()
     for command in (["ingest", "--source", "remotive"], ["inspect"], ["insights"]):
         result = run_cli(*command, "--db", db, env=api.env())

@@ -78,11 +78,16 @@ def _numbers(text: str) -> list[float | None]:
 def _reset_seconds(headers) -> list[float]:
     """RateLimit-Reset lists one reset per window; wait for the exhausted ones (or all)."""
     resets = _numbers(headers.get("RateLimit-Reset", ""))
-    remaining = _numbers(headers.get("RateLimit-Remaining", ""))
-    if len(remaining) == len(resets):
-        exhausted = [r for r, left in zip(resets, remaining) if left is not None and left <= 0]
-        resets = exhausted or resets
+    if len(_numbers(headers.get("RateLimit-Remaining", ""))) == len(resets):
+        resets = _exhausted_resets(headers) or resets
     return [r for r in resets if r is not None]
+
+
+def _exhausted_resets(headers) -> list[float]:
+    """Seconds until each window with nothing left (RateLimit-Remaining 0) resets."""
+    return [r for r, left in zip(_numbers(headers.get("RateLimit-Reset", "")),
+                                 _numbers(headers.get("RateLimit-Remaining", "")))
+            if r is not None and left is not None and left <= 0]
 
 
 def _number(text: str) -> float | None:
@@ -165,11 +170,7 @@ class HttpClient:
 
     def _respect_rate_limits(self, headers) -> None:
         """A window with nothing left (RateLimit-Remaining 0) delays the next request until it resets."""
-        if "RateLimit-Remaining" not in headers:
-            return
-        resets = [r for r, left in zip(_numbers(headers.get("RateLimit-Reset", "")),
-                                       _numbers(headers.get("RateLimit-Remaining", "")))
-                  if r is not None and left is not None and left <= 0]
+        resets = _exhausted_resets(headers)
         if resets:
             self._not_before = time.monotonic() + min(max(resets), RETRY_AFTER_CAP)
 
