@@ -74,7 +74,9 @@ def _tables() -> _Tables:
 
 
 _ZIP = re.compile(r"\b\d{5}(?:-\d{4})?\b|\b[A-Z]\d[A-Z] ?\d[A-Z]\d\b")
-_METRO_NOISE = re.compile(r"^greater\s+|\s+(?:metropolitan|metro)(?:\s+area)?$|\s+area$|\s+metroplex$", re.I)
+# (?<!\s): a suffix starts at the first space of a run, else each space of a long run rescans it.
+_METRO_NOISE = re.compile(r"^greater\s+|(?<!\s)\s+(?:(?:metropolitan|metro)(?:\s+area)?|area|metroplex)$", re.I)
+MAX_PLACE = 200  # characters of a place name that are parsed; real ones are far shorter
 _REMOTE_WORD = re.compile(r"\b(?:remote|hybrid|on-?site|anywhere in)\b", re.I)
 
 
@@ -82,8 +84,9 @@ def parse_place(text: str | None) -> Place | None:
     """Parse a place the way people write it; None when there is nothing to parse."""
     if not text or not text.strip():
         return None
+    text = " ".join(text[:MAX_PLACE].split())
     place = _parse(text)
-    return Place(place.countries, place.region, place.city, place.remote_only, text.strip())
+    return Place(place.countries, place.region, place.city, place.remote_only, text)
 
 
 def _parse(text: str) -> Place:
@@ -161,6 +164,7 @@ def remote_scope(text: str | None) -> str | None:
     """Countries a remote posting is open to: "*" worldwide, ",US,CA," a list, None unknown."""
     if text is None or not text.strip():
         return WORLDWIDE
+    text = text[:MAX_PLACE]
     t = _tables()
     codes: set[str] = set()
     for token in re.split(r"[,/;|&()+]|\bor\b|\band\b", text.lower()):

@@ -183,8 +183,11 @@ def _signals(pattern: re.Pattern, text: str) -> set[str]:
     return {m.lastgroup for m in pattern.finditer(text)}
 
 
+MAX_TITLE = 500  # characters of a title that are classified; real titles are far shorter
+
+
 def _clean_title(title: str) -> str:
-    title = (title or "").lower()
+    title = (title or "")[:MAX_TITLE].lower()
     return _NOISE.sub(" ", title) if ("/" in title or "remote" in title) else title
 
 

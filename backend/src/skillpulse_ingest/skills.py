@@ -16,6 +16,7 @@ from importlib import resources
 from . import accelerator
 from .text import to_plain_text
 
+MAX_TITLE = 500  # characters of a title that are analyzed; real titles are far shorter
 CATEGORIES = ("language", "framework", "library", "database", "cloud", "devops", "data", "ml",
               "tool", "platform", "practice")
 
@@ -227,8 +228,8 @@ class _Hit:
 
 def extract_skills(title: str | None, description: str | None = "", *, prepared: bool = False) -> list[str]:
     """Sorted canonical skill ids named in a posting's title and description."""
-    text = f"{title or ''}\n{description or ''}" if prepared else \
-        f"{to_plain_text(title)}\n{to_plain_text(description)}"
+    text = f"{(title or '')[:MAX_TITLE]}\n{description or ''}" if prepared else \
+        f"{to_plain_text(title)[:MAX_TITLE]}\n{to_plain_text(description)}"
     return sorted(_ids(text, catalog()))
 
 
@@ -242,6 +243,7 @@ def _ids(text: str, cat: Catalog) -> set[str]:
     last_anchor = -1                 # where the latest confirmed hit starts
     waiting: list[_Hit] = []         # list items of the current segment, waiting for an anchor
     waiting_end = -1
+    seg_start, seg_end = 0, 0        # the segment of the latest list item: found once per segment
     plain, key_ids = cat.plain, cat.key_ids
     for start, end in cat.spans(lowered):
         if waiting and start >= waiting_end:
@@ -249,7 +251,9 @@ def _ids(text: str, cat: Catalog) -> set[str]:
         key = lowered[start:end]
         ids = plain.get(key)
         if ids is None:
-            if not key_ids[key if " " not in key and "\n" not in key else " ".join(key.split())] <= found:
+            if key not in key_ids:
+                key = " ".join(key.split())  # a multi-word alias across a tab, a newline or a Unicode space
+            if not key_ids[key] <= found:
                 # Whether a form counts on its own depends only on the text around it; boilerplate
                 # repeats across postings, so those verdicts are remembered.
                 context = (min(start, 60), text[max(0, start - 60):end + 60])
@@ -265,7 +269,8 @@ def _ids(text: str, cat: Catalog) -> set[str]:
                 if isinstance(verdict, tuple):
                     ids = verdict
                 else:  # a list item: it counts if a confirmed hit shares its line or sentence
-                    seg_start, seg_end = _segment_bounds(lowered, start)
+                    if start >= seg_end:
+                        seg_start, seg_end = _segment_bounds(lowered, start, max(seg_end - 1, 0))
                     if last_anchor >= seg_start:
                         found.update(hit.forms[0].ids)
                     else:
@@ -283,9 +288,10 @@ def _ids(text: str, cat: Catalog) -> set[str]:
     return found
 
 
-def _segment_bounds(text: str, pos: int) -> tuple[int, int]:
-    """The line or sentence around a position, found locally (the text can be long)."""
-    start = max(text.rfind("\n", 0, pos), _last_sentence_end(text, pos)) + 1
+def _segment_bounds(text: str, pos: int, floor: int = 0) -> tuple[int, int]:
+    """The line or sentence around a position. Searching back stops at `floor` (where the previous
+    segment ended), so that a scan over many segments reads each character a bounded number of times."""
+    start = max(text.rfind("\n", floor, pos), _last_sentence_end(text, pos, floor), floor - 1) + 1
     end = _SEGMENT_END.search(text, pos)
     return start, end.end() if end else len(text) + 1
 
@@ -303,9 +309,12 @@ def _non_ask_spans(lowered: str) -> list[tuple[int, int]]:
         return []
     spans: list[tuple[int, int]] = []
     for m in _NOT_AN_ASK.finditer(lowered):
-        start = max(lowered.rfind("\n", 0, m.start()), _last_sentence_end(lowered, m.start())) + 1
+        floor = spans[-1][1] if spans else 0
+        if m.start() < floor:
+            continue  # inside the sentence blanked already
+        start = max(lowered.rfind("\n", floor, m.start()), _last_sentence_end(lowered, m.start(), floor), floor - 1) + 1
         end = _SEGMENT_END.search(lowered, m.end())
-        spans.append((max(start, spans[-1][1] if spans else 0), end.end() if end else len(lowered)))
+        spans.append((start, end.end() if end else len(lowered)))
     return spans
 
 
@@ -324,10 +333,10 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(pieces)
 
 
-def _last_sentence_end(text: str, pos: int) -> int:
+def _last_sentence_end(text: str, pos: int, floor: int = 0) -> int:
     best = -1
     for mark in ". ", "! ", "? ", "; ":
-        best = max(best, text.rfind(mark, 0, pos))
+        best = max(best, text.rfind(mark, floor, pos))
     return best
 
 

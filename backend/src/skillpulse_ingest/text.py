@@ -9,31 +9,34 @@ import unicodedata
 from . import accelerator
 
 _ESCAPED_TAG = re.compile(r"&lt;\s*/?\s*[a-zA-Z!]")
-_SCRIPT_STYLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_BREAK_TAG = re.compile(r"<\s*(?:br|/?p|/?div|/?h[1-6]|/?tr|/?ul|/?ol|/?section|/?article|hr)\b[^>]*>", re.I)
-_LIST_ITEM = re.compile(r"<\s*li\b[^>]*>", re.I)
+# Every pattern here is linear in its input: no repeat can run past the point where the next
+# attempt would start (a tag stops at "<", a link text at "[" or "]"), or it has a fixed bound.
+_SCRIPT_STYLE_OPEN = re.compile(r"<(script|style)\b", re.I)
+_BREAK_TAG = re.compile(r"<\s*(?:br|/?p|/?div|/?h[1-6]|/?tr|/?ul|/?ol|/?section|/?article|hr)\b[^<>]*>", re.I)
+_LIST_ITEM = re.compile(r"<\s*li\b[^<>]*>", re.I)
 _TAG = re.compile(r"<[^<>]*>")
-_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_MD_IMAGE = re.compile(r"!\[[^\[\]]*\]\([^()\n]*\)")
+_MD_LINK = re.compile(r"\[([^\[\]]*)\]\([^()\n]*\)")
 _URL = re.compile(r"\b(?:https?://|ftp://|www\.)\S+", re.I)
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_PATH = re.compile(r"(?<![\w.])(?:\.{0,2}/)?(?:[\w.-]+/)+[\w.-]+\.(?:png|jpe?g|gif|svg|webp|pdf|html?|php|aspx?)\b", re.I)
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}\b")
+_PATH = re.compile(r"(?<![\w./])(?:\.{0,2}/)?(?:[\w.-]{1,100}/){1,16}[\w.-]{1,100}\.(?:png|jpe?g|gif|svg|webp|pdf|html?|php|aspx?)\b",
+                   re.I)
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _FILE_ENDINGS = (".png", ".jp", ".gif", ".svg", ".webp", ".pdf", ".htm", ".php", ".asp")
+MAX_TEXT = 1_000_000  # characters analyzed of one field: a real posting is far shorter; a hostile one stops here
 
 
 def to_plain_text(text: str | None) -> str:
     """Strip markup, links and invisible characters; keep line breaks for list detection."""
     if not text:
         return ""
+    text = text[:MAX_TEXT]
     for _ in range(3):  # entity-escaped HTML ("&lt;p&gt;") may be escaped more than once
         if not _ESCAPED_TAG.search(text):
             break
         text = html.unescape(text)
     if "<" in text:
-        text = _SCRIPT_STYLE.sub(" ", text)
-        text = _COMMENT.sub(" ", text)
+        text = _drop_blocks(text)
         text = _LIST_ITEM.sub("\n- ", text)
         text = _BREAK_TAG.sub("\n", text)
         text = _TAG.sub(" ", text)
@@ -56,3 +59,51 @@ def to_plain_text(text: str | None) -> str:
         return accelerator.scan.squeeze_lines(text)
     lines = (" ".join(line.split()) for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
+
+
+def _drop_blocks(text: str) -> str:
+    """Remove comments and script/style elements in one left-to-right pass.
+
+    An unclosed one hides the rest of the text, as it does in a browser; searching on for a close
+    that never comes is what made the regex version quadratic. The next opening of each kind is
+    looked up again only once the pass has moved past it.
+    """
+    if "<!--" not in text and "<s" not in text and "<S" not in text:
+        return text
+    lowered = text.lower()
+    pieces, pos = [], 0
+    comment, element = -1, None
+    while True:
+        if comment < pos:
+            comment = lowered.find("<!--", pos)
+            comment = len(text) if comment < 0 else comment
+        if element is None or element.start() < pos:
+            element = _SCRIPT_STYLE_OPEN.search(lowered, pos) or _NONE_LEFT
+        if comment == len(text) and element is _NONE_LEFT:
+            break
+        if comment < element.start():
+            start, end = comment, lowered.find("-->", comment + 4)
+            end = -1 if end < 0 else end + 3
+        else:
+            start = element.start()
+            close = lowered.find(f"</{element.group(1)}", element.end())
+            end = -1 if close < 0 else lowered.find(">", close)
+            end = -1 if end < 0 else end + 1
+        pieces.append(text[pos:start])
+        if end < 0:
+            return " ".join(pieces)
+        pieces.append(" ")
+        pos = end
+    pieces.append(text[pos:])
+    return "".join(pieces)
+
+
+class _NoMatch:
+    """Stands for "no further opening" so the loop above compares positions only."""
+
+    @staticmethod
+    def start() -> float:
+        return float("inf")
+
+
+_NONE_LEFT = _NoMatch()
