@@ -48,7 +48,15 @@ def test_known_matches_on_source_id_when_the_url_changed(db):
     with SQLiteStore.open(db) as store:
         store.upsert_many([posting(1)])
         moved = posting(1, url="https://boards.greenhouse.io/x/1")
-        assert store.known([moved]) == {moved.id: ("backend", "entry")}
+        assert store.known([moved]) == {moved.id: (posting(1).id, "backend", "entry")}
+
+
+def test_a_posting_seen_again_under_a_new_url_moves_its_last_seen(db):
+    with SQLiteStore.open(db) as store:
+        store.upsert_many([posting(1)])
+        store.conn.execute("UPDATE postings SET last_seen_at = '2000-01-01T00:00:00Z'")
+        assert store.upsert_many([posting(1, url="https://boards.greenhouse.io/x/1")]) == (0, 1)
+        assert store.conn.execute("SELECT last_seen_at > '2000' FROM postings").fetchone() == (1,)
 
 
 def test_skipped_postings_only_move_last_seen(db):

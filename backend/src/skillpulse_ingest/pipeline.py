@@ -15,7 +15,8 @@ from .role_match import classify, matches_query
 from .skills import extract_skills
 from .sources import FetchState, InvalidRow, Source, get_source
 from .storage_sqlite import SQLiteStore, StoreError, utc_now
-from .workers import Analysis, Analyzer, PageWriter, prefetched
+from .text import valid_unicode
+from .workers import Analysis, Analyzer, PageWriter, analyzed_text, prefetched
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,8 @@ INCREMENTAL_OVERLAP = timedelta(hours=1)
 # nearly every page of the posting_skills indexes: committing each page of a fast backfill made
 # commits cost more than the inserts. A run that waits for the network commits before it waits.
 COMMIT_EVERY_S = 2.0
-COMPLETE = ("end_of_results", "total_reached", "repeated_page")
+# A run that stopped on a repeated page is not complete: what the source skipped is a gap.
+COMPLETE = ("end_of_results", "total_reached")
 
 __all__ = ["RunSummary", "get_source", "next_allowed_call", "plan_fetch", "query_key", "rebuild_skills",
            "record_held_back", "run_ingest"]
@@ -130,7 +132,7 @@ class _Run:
         """Hand the page analyzed last to the writer (or count it, in a dry run)."""
         if self.pending is None:
             return
-        fresh = _analyzed(self.pending)
+        fresh = _analyzed(self.pending, self.summary)
         self.summary.matched += len(fresh)
         if self.writer is not None:
             self.writer.save(fresh, self.pending.seen, [p.id for p in self.pending.candidates])
@@ -224,24 +226,46 @@ def rebuild_skills(store: SQLiteStore, batch: int = 1000,
     """Re-extract the skills of every stored posting, one transaction per batch."""
     total, done = store.count_postings(), 0
     for rows in store.iter_for_rebuild(batch):
-        store.replace_skills({pid: extract_skills(title, description) for pid, title, description in rows})
+        store.replace_skills({pid: _skills_of(title, description) for pid, title, description in rows})
         done += len(rows)
         progress(done, total)
     return done
 
 
+def _skills_of(title: str, description: str) -> list[str]:
+    """A stored posting's skills, as ingest found them; a posting analysis fails on keeps none."""
+    try:
+        return extract_skills(title, description)
+    except Exception as exc:
+        log.debug("skill extraction failed on %r: %s: %s", valid_unicode(title)[:80], type(exc).__name__, exc)
+        return []
+
+
 def _normalize(source: Source, rows: list[dict], summary: RunSummary) -> list[JobPosting]:
+    """The page's rows as postings; a row that cannot be one is counted invalid, with its reason at -v."""
     postings = []
     for row in rows:
         try:
             if not isinstance(row, dict):
                 raise InvalidRow(f"a {type(row).__name__}, not an object")
-            postings.append(source.normalize(row))
-        except InvalidRow as exc:
-            summary.invalid += 1
-            row_id = row.get("id") if isinstance(row, dict) else None
-            log.debug("invalid %s row %s: %s", source.name, str(row_id)[:40], exc)
+            postings.append(_storable(source.normalize(row)))
+        except Exception as exc:  # InvalidRow, or a normalizer's bug on a row nobody foresaw
+            reason = exc if isinstance(exc, InvalidRow) else f"{type(exc).__name__}: {exc}"
+            _invalid(summary, source.name, row.get("id") if isinstance(row, dict) else None, reason)
     return postings
+
+
+def _invalid(summary: RunSummary, source: str, row_id, reason) -> None:
+    summary.invalid += 1
+    log.debug("invalid %s row %s: %s", source, valid_unicode(str(row_id))[:40], valid_unicode(str(reason))[:200])
+
+
+def _storable(posting: JobPosting) -> JobPosting:
+    """Text fields SQLite can store: half an emoji (a lone surrogate) becomes U+FFFD."""
+    for name, value in vars(posting).items():
+        if isinstance(value, str) and not value.isascii():
+            setattr(posting, name, valid_unicode(value))
+    return posting
 
 
 @dataclass
@@ -259,10 +283,10 @@ def _recognize(postings, query, store, summary, unstored: set[str]) -> _Page:
         stored = known.get(posting.id)
         if stored or posting.id in unstored:
             if stored:
-                posting.role_bucket, posting.level_bucket = stored
-                page.seen.append(posting.id)
+                stored_id, posting.role_bucket, posting.level_bucket = stored
+                page.seen.append(stored_id)  # its own id: the url may have changed since
             else:
-                posting.role_bucket, posting.level_bucket = classify(posting.title, posting.description_raw)
+                posting.role_bucket, posting.level_bucket = classify(*analyzed_text(posting), prepared=True)
             if matches_query(posting, query):
                 summary.matched += 1
                 summary.skipped += 1
@@ -272,12 +296,15 @@ def _recognize(postings, query, store, summary, unstored: set[str]) -> _Page:
     return page
 
 
-def _analyzed(page: _Page) -> list[JobPosting]:
+def _analyzed(page: _Page, summary: RunSummary) -> list[JobPosting]:
     """The page's candidates that match the query, with their buckets and skills filled in."""
     fresh = []
-    for index, role, level, skills in page.analysis.result():
-        posting = page.candidates[index]
-        posting.role_bucket, posting.level_bucket, posting.skills = role, level, skills
+    for verdict in page.analysis.result():
+        posting = page.candidates[verdict.index]
+        if verdict.error:
+            _invalid(summary, posting.source, posting.source_id or posting.id, verdict.error)
+            continue
+        posting.role_bucket, posting.level_bucket, posting.skills = verdict.role, verdict.level, verdict.skills
         fresh.append(posting)
     return fresh
 

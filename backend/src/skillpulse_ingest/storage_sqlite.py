@@ -248,26 +248,26 @@ class SQLiteStore:
 
     # ---- writes -------------------------------------------------------------------------
 
-    def known(self, postings: Sequence[JobPosting]) -> dict[str, tuple[str, str]]:
-        """For postings already stored (by id, or by source and source_id): their buckets."""
+    def known(self, postings: Sequence[JobPosting]) -> dict[str, tuple[str, str, str]]:
+        """For postings already stored (by id, or by source and source_id): (stored id, role, level)."""
         if not postings:
             return {}
         by_id = {p.id: p for p in postings}
-        found: dict[str, tuple[str, str]] = {}
+        found: dict[str, tuple[str, str, str]] = {}
         for chunk in _chunks(list(by_id), 500):
             marks = ",".join("?" * len(chunk))
             for pid, role, level in self.conn.execute(
                     f"SELECT id, role_bucket, level_bucket FROM postings WHERE id IN ({marks})", chunk):
-                found[pid] = (role, level)
+                found[pid] = (pid, role, level)
         by_source_id = {(p.source, p.source_id): p.id for p in postings if p.source_id and p.id not in found}
         for source in {s for s, _ in by_source_id}:
             ids = [sid for s, sid in by_source_id if s == source]
             for chunk in _chunks(ids, 500):
                 marks = ",".join("?" * len(chunk))
-                for sid, role, level in self.conn.execute(
-                        f"SELECT source_id, role_bucket, level_bucket FROM postings "
+                for pid, sid, role, level in self.conn.execute(
+                        f"SELECT id, source_id, role_bucket, level_bucket FROM postings "
                         f"WHERE source = ? AND source_id IN ({marks})", [source, *chunk]):
-                    found[by_source_id[(source, sid)]] = (role, level)
+                    found[by_source_id[(source, sid)]] = (pid, role, level)
         return found
 
     def save_page(self, new: Sequence[JobPosting], seen_ids: Iterable[str] = (), *,
@@ -295,7 +295,7 @@ class SQLiteStore:
         postings = list(postings)
         known = self.known(postings)
         fresh = [p for p in postings if p.id not in known]
-        inserted, raced = self.save_page(fresh, [p.id for p in postings if p.id in known])
+        inserted, raced = self.save_page(fresh, [known[p.id][0] for p in postings if p.id in known])
         return inserted, raced + len(postings) - len(fresh)
 
     def start_run(self, source: str, query: dict) -> int:

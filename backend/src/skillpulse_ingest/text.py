@@ -21,9 +21,22 @@ _URL = re.compile(r"\b(?:https?://|ftp://|www\.)\S+", re.I)
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}\b")
 _PATH = re.compile(r"(?<![\w./])(?:\.{0,2}/)?(?:[\w.-]{1,100}/){1,16}[\w.-]{1,100}\.(?:png|jpe?g|gif|svg|webp|pdf|html?|php|aspx?)\b",
                    re.I)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _FILE_ENDINGS = (".png", ".jp", ".gif", ".svg", ".webp", ".pdf", ".htm", ".php", ".asp")
 MAX_TEXT = 1_000_000  # characters analyzed of one field: a real posting is far shorter; a hostile one stops here
+
+
+def valid_unicode(text: str) -> str:
+    """The text with lone UTF-16 surrogates (half an emoji, cut) replaced by U+FFFD, which
+    SQLite, UTF-8 files and terminals can all store."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
 
 
 def to_plain_text(text: str | None) -> str:

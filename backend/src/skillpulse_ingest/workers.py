@@ -7,12 +7,13 @@ import logging
 import multiprocessing
 import os
 import queue
+import signal
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 from .models import IngestionQuery, JobPosting
 from .role_match import classify, matches_query
@@ -34,20 +35,24 @@ def prefetched(pages: Iterator[list[dict]], before_waiting: Callable[[], None] =
     done = object()
     stop = threading.Event()
 
+    def hand_over(item) -> bool:
+        """Queue an item unless the consumer has stopped; never blocks past its stopping."""
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for page in pages:
-                while not stop.is_set():
-                    try:
-                        handoff.put(page, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand_over(page):
                     return
-            handoff.put(done)
+            hand_over(done)
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            handoff.put(exc)
+            hand_over(exc)
 
     worker = threading.Thread(target=produce, name="prefetch", daemon=True)
     worker.start()
@@ -66,19 +71,38 @@ def prefetched(pages: Iterator[list[dict]], before_waiting: Callable[[], None] =
         worker.join(timeout=1)
 
 
-def analyze(postings: list[JobPosting], query: IngestionQuery) -> list[tuple[int, str, str, tuple[str, ...]]]:
+class Verdict(NamedTuple):
+    """What analysis made of one posting of a page: it matches (role, level, skills) or it failed."""
+
+    index: int
+    role: str = ""
+    level: str = ""
+    skills: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def analyze(postings: list[JobPosting], query: IngestionQuery) -> list[Verdict]:
     """Classify postings and extract the skills of those that match: the CPU-heavy step.
 
-    Returns (index, role, level, skills) of the matching ones; runs in a worker process too.
+    Returns a Verdict for each posting that matches or that analysis failed on (one bad row is an
+    invalid row, never a failed page); runs in a worker process too.
     """
-    matched = []
+    verdicts = []
     for index, posting in enumerate(postings):
-        plain = to_plain_text(posting.description_raw)  # once, for both classification and skills
-        posting.role_bucket, posting.level_bucket = classify(posting.title, plain, prepared=True)
-        if matches_query(posting, query):
-            matched.append((index, posting.role_bucket, posting.level_bucket,
-                            tuple(extract_skills(posting.title, plain, prepared=True))))
-    return matched
+        try:
+            title, plain = analyzed_text(posting)  # once, for both classification and skills
+            posting.role_bucket, posting.level_bucket = classify(title, plain, prepared=True)
+            if matches_query(posting, query):
+                verdicts.append(Verdict(index, posting.role_bucket, posting.level_bucket,
+                                        tuple(extract_skills(title, plain, prepared=True))))
+        except Exception as exc:  # a bug or a hostile row must not cost the page
+            verdicts.append(Verdict(index, error=f"analysis failed: {type(exc).__name__}: {exc}"[:200]))
+    return verdicts
+
+
+def analyzed_text(posting: JobPosting) -> tuple[str, str]:
+    """(title, description) as plain text: what ingest and `skills rebuild` both analyze."""
+    return to_plain_text(posting.title), to_plain_text(posting.description_raw)
 
 
 class _Fallback:
@@ -95,12 +119,15 @@ class _Fallback:
             return analyze(self.postings, self.query)
 
 
-def _exit_with_parent() -> None:
-    """Worker start-up: leave as soon as the ingest process is gone, killed included.
+def _worker_start() -> None:
+    """Worker start-up: ignore Ctrl+C; leave as soon as the ingest process is gone, killed included.
 
     A pool worker holds both ends of its task pipe, so it never sees the parent's death by itself:
     after a SIGKILL it would idle forever, keeping the run's stdout and stderr open.
     """
+    # Ctrl+C reaches the whole process group; the ingest process alone decides how the run ends,
+    # and shuts the pool down, so a worker must not die of it with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=lambda: (parent.join(), os._exit(1)), name="parent-watch", daemon=True).start()
@@ -112,8 +139,9 @@ class Analysis:
     def __init__(self, chunks: list[tuple[int, "Future | _Fallback"]]):
         self.chunks = chunks
 
-    def result(self) -> list[tuple[int, str, str, tuple[str, ...]]]:
-        return [(start + index, *rest) for start, chunk in self.chunks for index, *rest in chunk.result()]
+    def result(self) -> list[Verdict]:
+        return [verdict._replace(index=start + verdict.index) for start, chunk in self.chunks
+                for verdict in chunk.result()]
 
 
 def _slim(postings: list[JobPosting]) -> list[tuple]:
@@ -133,24 +161,29 @@ def _analyze_slim(rows: list[tuple], query: IngestionQuery):
 class Analyzer:
     """Runs `analyze` in place, or in a worker process so it overlaps fetching, parsing and storing.
 
-    The worker starts only for pages large enough to pay for it; `workers=0` keeps everything in process.
+    Starting worker processes costs about as much as analyzing a thousand postings here, so the
+    first POOL_AFTER postings of a run are analyzed in this process: a small run (the default 250)
+    never starts one. `workers=0` keeps everything in process.
     """
 
     MIN_BATCH = 100
+    POOL_AFTER = 1000
 
     def __init__(self, workers: int = 0):
         self.workers = workers
+        self.analyzed = 0
         self._pool: ProcessPoolExecutor | None = None
 
     def submit(self, postings: list[JobPosting], query: IngestionQuery) -> "Analysis":
         """Start analyzing a page: split across the workers, so a page is done in 1/workers the time."""
-        if self.workers and len(postings) >= self.MIN_BATCH:
+        self.analyzed += len(postings)
+        if self.workers and len(postings) >= self.MIN_BATCH and self.analyzed > self.POOL_AFTER:
             try:
                 if self._pool is None:
                     # spawn, not fork: the prefetch thread is running, and forking a threaded process
                     # can deadlock the child; spawn is also what Windows and macOS do.
                     self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                                     initializer=_exit_with_parent)
+                                                     initializer=_worker_start)
                 size = -(-len(postings) // self.workers)  # ceiling division
                 return Analysis([(start, self._start(postings[start:start + size], query))
                                  for start in range(0, len(postings), size)])
@@ -172,7 +205,7 @@ class Analyzer:
 
     def __exit__(self, *exc) -> None:
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)  # no worker outlives the run
 
 
 _COMMIT = object()
