@@ -153,7 +153,7 @@ def test_version_1_database_is_migrated_forward_with_skills_backfilled(db):
     conn.commit()
     conn.close()
     with SQLiteStore.open(db) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert store.conn.execute("SELECT skills FROM postings").fetchone()[0] == "python,sql"
         indexes = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "postings_insights" in indexes and "postings_date" not in indexes

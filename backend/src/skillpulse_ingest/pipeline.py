@@ -151,6 +151,7 @@ class _Run:
             self.writer.close()
             self._count_committed()
             self.writer.check()
+            self.store.check_file()
 
     def _count_committed(self) -> None:
         if self.writer is not None:
@@ -168,8 +169,11 @@ class _Run:
         self._tick()
         if self.writing:
             error = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc) or type(exc).__name__
-            self.store.finish_run(self.summary.run_id, self.summary.to_dict(), "failed", error,
-                                  self.state.stopped_by)
+            try:
+                self.store.finish_run(self.summary.run_id, self.summary.to_dict(), "failed", error,
+                                      self.state.stopped_by)
+            except StoreError as store_error:  # a full disk may refuse this too; report the first error
+                log.debug("could not record the failed run: %s", store_error)
 
     def finish(self) -> RunSummary:
         self._tick()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -13,9 +15,9 @@ from typing import Iterable, Iterator, Sequence
 from .models import JobPosting, date_window
 from .places import WORLDWIDE, Place, place_label
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+READABLE_SINCE = 2  # read commands read these versions as they are; only a writer migrates
 BUSY_TIMEOUT_S = 60.0
-SQLITE_HEADER = b"SQLite format 3\x00"
 PAGE_SIZE = 32768
 
 MIGRATIONS = {
@@ -88,6 +90,11 @@ MIGRATIONS = {
     CREATE INDEX postings_role_level ON postings (role_bucket, level_bucket, date_posted);
     CREATE INDEX postings_company ON postings (company COLLATE NOCASE);
     """,
+    # Version 3: which process runs an ingest, so `runs` can tell a run whose process is gone.
+    3: """
+    ALTER TABLE ingest_runs ADD COLUMN pid INTEGER;
+    ALTER TABLE ingest_runs ADD COLUMN host TEXT;
+    """,
 }
 
 POSTING_COLUMNS = ("id", "source", "source_id", "url", "title", "company", "location", "remote",
@@ -148,30 +155,54 @@ class SQLiteStore:
         self.conn = conn
         self.path = path
         self.readonly = readonly
+        self._identity: tuple[int, int] | None = None
 
     @classmethod
-    def open(cls, path: str | Path, *, readonly: bool = False) -> "SQLiteStore":
+    def open(cls, path: str | Path, *, readonly: bool = False, deadline_s: float | None = None) -> "SQLiteStore":
+        """Open (and for a writer, create or migrate) the database at path.
+
+        `deadline_s` bounds every query of a reader: past it, the query fails with StoreError.
+        The file is never opened by anything but SQLite: closing another descriptor of a file
+        SQLite has open drops its POSIX locks, and two writers could then both write.
+        """
         path = Path(path).expanduser()
-        _check_is_sqlite(path, must_exist=readonly)
+        if path.is_dir():
+            raise StoreOpenError(f"database path {path} is a folder; give a file name")
+        if readonly and not path.exists():
+            raise StoreOpenError(f"no database at {path}; run `skillpulse ingest` first or pass --db")
         try:
             if readonly:
-                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                       timeout=BUSY_TIMEOUT_S, isolation_level=None)
+                conn = _connect_readonly(path)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         except (sqlite3.Error, OSError) as exc:
-            raise StoreOpenError(f"cannot open database {path}: {_why(exc)}") from None
+            raise StoreOpenError(_open_error(path, exc, readonly)) from None
         store = cls(conn, path, readonly)
         try:
             store._prepare_when_free()
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise StoreOpenError(f"cannot use database {path}: {_why(exc)}") from None
+            raise StoreOpenError(_open_error(path, exc, readonly)) from None
         except StoreError:
             conn.close()
             raise
+        store._identity = _identity(path)
+        if deadline_s is not None:
+            store._set_deadline(deadline_s)
         return store
+
+    def _set_deadline(self, seconds: float) -> None:
+        """Interrupt any query that runs past `seconds` from now (a hostile or huge database)."""
+        deadline = time.monotonic() + seconds
+        self.conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+
+    def check_file(self) -> None:
+        """StoreError if the database file was deleted or replaced since it was opened: what was
+        written since then went to a file nobody will read."""
+        if _identity(self.path) != self._identity:
+            raise StoreError(f"the database file {self.path} was deleted or replaced during the run; "
+                             f"what this run stored is not in it; run it again")
 
     def _prepare_when_free(self) -> None:
         """Prepare, waiting out another process that is creating or migrating the same file.
@@ -194,7 +225,7 @@ class SQLiteStore:
                                  f"skillpulse understands ({SCHEMA_VERSION}); upgrade skillpulse")
         self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         if self.readonly:
-            if version < SCHEMA_VERSION:
+            if version < READABLE_SINCE:
                 raise StoreOpenError(f"database {self.path} has schema version {version}; "
                                      f"run any skillpulse ingest once to migrate it")
             return
@@ -280,9 +311,9 @@ class SQLiteStore:
         """
         now = utc_now()
         with self.transaction(commit=commit):
-            before = self.conn.total_changes
-            self.conn.executemany(_INSERT_POSTING, [_posting_row(p, now) for p in new])
-            inserted = self.conn.total_changes - before
+            # rowcount counts what the statement itself changed; total_changes would add the writes
+            # of any trigger a supplied database carries.
+            inserted = max(self.conn.executemany(_INSERT_POSTING, [_posting_row(p, now) for p in new]).rowcount, 0)
             self._add_skills((p.id, skill) for p in new for skill in p.skills)
             seen = list(seen_ids)
             for chunk in _chunks(seen, 500):
@@ -300,8 +331,9 @@ class SQLiteStore:
 
     def start_run(self, source: str, query: dict) -> int:
         with self.transaction():
-            cursor = self.conn.execute("INSERT INTO ingest_runs (started_at, source, query_json) VALUES (?, ?, ?)",
-                                       (utc_now(), source, json.dumps(query, sort_keys=True)))
+            cursor = self.conn.execute(
+                "INSERT INTO ingest_runs (started_at, source, query_json, pid, host) VALUES (?, ?, ?, ?, ?)",
+                (utc_now(), source, json.dumps(query, sort_keys=True), os.getpid(), socket.gethostname()))
         return cursor.lastrowid
 
     def finish_run(self, run_id: int, counts: dict, status: str, error: str | None = None,
@@ -500,7 +532,11 @@ class _Transaction:
                 return False
             except sqlite3.Error as commit_error:
                 exc = commit_error
-        self.conn.execute("ROLLBACK")
+        if self.conn.in_transaction:  # SQLite may have rolled back already (a full disk, say)
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the error that got us here is the one to report
         if isinstance(exc, sqlite3.Error):
             raise StoreError(f"database error: {_why(exc)}") from None
         return False
@@ -516,20 +552,45 @@ def _dicts(cursor: sqlite3.Cursor) -> Iterator[dict]:
         yield dict(zip(names, row))
 
 
-def _check_is_sqlite(path: Path, must_exist: bool) -> None:
-    if path.is_dir():
-        raise StoreOpenError(f"database path {path} is a folder; give a file name")
-    if not path.exists():
-        if must_exist:
-            raise StoreOpenError(f"no database at {path}; run `skillpulse ingest` first or pass --db")
-        return
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection, also where this user may not write the folder (a read-only mount,
+    a file another user's cron job writes).
+
+    SQLite reads a WAL database through its -shm file, which it must create when it is missing.
+    Where it cannot, and no -wal file says a writer is at work, the file is read as immutable.
+    """
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     try:
-        with path.open("rb") as f:
-            header = f.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise StoreOpenError(f"cannot read database {path}: {_why(exc)}") from None
-    if header and header != SQLITE_HEADER:
-        raise StoreOpenError(f"{path} is not a SQLite database; refusing to touch it")
+        conn.execute("PRAGMA user_version").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if ("unable to open" not in str(exc) and "readonly" not in str(exc)) or \
+                Path(f"{path}-wal").exists():
+            raise
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+
+
+def _open_error(path: Path, exc: Exception, readonly: bool) -> str:
+    why = _why(exc)
+    if "not a database" in why:
+        return f"{path} is not a SQLite database; refusing to touch it"
+    if "unable to open" in why or "readonly" in why or isinstance(exc, PermissionError):
+        if readonly:
+            return (f"cannot read database {path}: {why}; it is being written by another user's process "
+                    f"in a folder you cannot write, so try again when that run has finished")
+        return (f"cannot write database {path}: {why}; check that you may write it and its folder, "
+                f"or pass --db with another path")
+    return f"cannot use database {path}: {why}"
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _why(exc: Exception) -> str:

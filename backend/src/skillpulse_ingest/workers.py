@@ -268,6 +268,7 @@ class PageWriter:
                 if self.error is None and batch and (item is None or item is _COMMIT or
                                                      time.monotonic() - started >= self.commit_every):
                     store.commit()
+                    store.check_file()
                     with self._lock:
                         self._committed += batch
                     batch = []
