@@ -1,5 +1,7 @@
 import json
 
+import json
+
 import pytest
 import responses
 from responses import matchers
@@ -159,5 +161,27 @@ def test_unusable_rows_are_invalid(change):
 def test_transient_errors_are_retried_then_succeed():
     responses.post(URL, status=503, json={})
     responses.post(URL, json=page([theirstack_job(1)]))
-    rows, _ = fetch_all(source(HttpSettings(max_retries=2, backoff_factor=0, timeout=5)), IngestionQuery())
+    rows, state = fetch_all(source(HttpSettings(max_retries=2, backoff_factor=0, timeout=5)),
+                            IngestionQuery(max_results=1000))
     assert len(rows) == 1
+    # The 503 may have been billed: its 500 rows count, so the retry asks for the other 500 only.
+    assert [json.loads(call.request.body)["limit"] for call in responses.calls] == [500, 500]
+    assert state.billed == 501
+
+
+@responses.activate
+def test_a_retry_that_may_be_billed_never_breaks_the_credit_cap():
+    responses.post(URL, status=502, json={})
+    responses.post(URL, json=page([theirstack_job(i) for i in range(100)]))
+    rows, state = fetch_all(source(HttpSettings(max_retries=3, backoff_factor=0, timeout=5)),
+                            IngestionQuery(max_results=600))
+    assert [json.loads(call.request.body)["limit"] for call in responses.calls] == [500, 100]
+    assert len(rows) == 100 and state.billed == 600 and state.stopped_by == "max_results"
+
+
+@responses.activate
+def test_a_server_error_is_not_retried_when_the_cap_leaves_no_credits():
+    responses.post(URL, status=503, json={})
+    with pytest.raises(SourceError, match="no credits"):
+        fetch_all(source(HttpSettings(max_retries=3, backoff_factor=0, timeout=5)), IngestionQuery(max_results=250))
+    assert len(responses.calls) == 1

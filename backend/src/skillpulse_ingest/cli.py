@@ -23,6 +23,7 @@ from .models import (
 )
 from .pipeline import (
     RunSummary,
+    list_runs,
     next_allowed_call,
     plan_fetch,
     rebuild_skills,
@@ -249,6 +250,7 @@ def add_insights_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 # ---- commands -----------------------------------------------------------------------------
 
 def cmd_ingest(args) -> int:
+    _stop_on_sigterm()
     query = IngestionQuery(source=args.source, location=args.location, role=args.role, level=args.level,
                            days=args.days, max_results=args.max_results, remote=args.remote)
     source_cls = source_class(args.source)
@@ -353,6 +355,7 @@ def cmd_skills_list(args) -> int:
 
 
 def cmd_skills_rebuild(args) -> int:
+    _stop_on_sigterm()
     with SQLiteStore.open(_db_path(args)) as store:
         show = _progress_line(args)
         done = rebuild_skills(store, progress=lambda n, total: show(f"re-extracted {n} of {total} postings"))
@@ -373,9 +376,11 @@ def cmd_serve(args) -> int:
     except OSError as exc:
         raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     host, port = server.server_address[:2]
-    log.info("serving %s on http://%s:%d (CORS: %s); Ctrl+C stops", _db_path(args), host, port, ", ".join(origins))
+    # Handlers first, then the line that tells a supervisor (or a test) the server is up: a signal
+    # sent as soon as it reads that line must stop the server cleanly.
     for name in ("SIGINT", "SIGTERM"):  # also when started in the background, where SIGINT may be ignored
         signal.signal(getattr(signal, name), _interrupt)
+    log.info("serving %s on http://%s:%d (CORS: %s); Ctrl+C stops", _db_path(args), host, port, ", ".join(origins))
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -389,6 +394,12 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (kill, systemd, a container stop) ends a run as Ctrl+C does: the pages analyzed so
+    far are committed, the run is recorded as failed ("interrupted"), and no process is left."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def _port(text: str) -> int:
     value = _non_negative_int(text)
     if value > 65535:
@@ -398,7 +409,7 @@ def _port(text: str) -> int:
 
 def cmd_runs(args) -> int:
     with SQLiteStore.open(_db_path(args), readonly=True) as store:
-        runs = store.runs(args.limit)
+        runs = list_runs(store, args.limit)
     if args.format == "json":
         print(output.to_json(runs))
     else:
@@ -444,7 +455,8 @@ def configure_logging(verbosity: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+    # urllib3 logs its own retry warnings; ours say the same in one line
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbosity >= 2 else logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "skillpulse",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import socket
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -28,7 +30,7 @@ COMMIT_EVERY_S = 2.0
 # A run that stopped on a repeated page is not complete: what the source skipped is a gap.
 COMPLETE = ("end_of_results", "total_reached")
 
-__all__ = ["RunSummary", "get_source", "next_allowed_call", "plan_fetch", "query_key", "rebuild_skills",
+__all__ = ["RunSummary", "get_source", "list_runs", "next_allowed_call", "plan_fetch", "query_key", "rebuild_skills",
            "record_held_back", "run_ingest"]
 
 
@@ -186,6 +188,41 @@ class _Run:
     def _tick(self) -> None:
         self.summary.stopped_by = self.state.stopped_by
         self.summary.duration_s = round(time.monotonic() - self.started, 3)
+
+
+def list_runs(store: SQLiteStore, limit: int = 20) -> list[dict]:
+    """Recent runs, newest first; a run still marked running whose process has ended (killed,
+    or the machine went down) shows as `gone`."""
+    runs = store.runs(limit)
+    here = socket.gethostname()
+    for run in runs:
+        pid = run.pop("pid", None)
+        host = run.pop("host", None)
+        if run["status"] == "running" and pid and host == here and not process_alive(pid):
+            run["status"] = "gone"
+    return runs
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine is still running."""
+    if os.name == "nt":
+        import ctypes  # os.kill on Windows would terminate the process, not probe it
+
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        kernel32.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def plan_fetch(store: SQLiteStore | None, source: Source, query: IngestionQuery, *,

@@ -49,7 +49,7 @@ def test_transient_fault_that_clears_is_invisible_but_for_a_log_line(api, db, na
 def test_transient_fault_that_persists_fails_after_exactly_max_retries(api, db, name):
     api.theirstack_jobs = [theirstack_job(i) for i in range(30)]
     api.fail(THEIRSTACK_PATH, *[TRANSIENT[name]] * 10)
-    result = ingest(api, db)
+    result = ingest(api, db, "--max-results", "2000")  # credits for every retry (500 rows each)
     assert result.returncode == 1
     assert len(api.calls(THEIRSTACK_PATH)) == 4  # the request and 3 retries
     error_lines = [line for line in result.stderr.splitlines() if "error:" in line]
@@ -62,7 +62,8 @@ def test_transient_fault_that_persists_fails_after_exactly_max_retries(api, db, 
 def test_backoff_is_exponential(api, db):
     api.theirstack_jobs = [theirstack_job(i) for i in range(3)]
     api.fail(THEIRSTACK_PATH, *[Fault(status=503)] * 3)
-    result = run_cli("ingest", "--backoff-factor", "0.2", "--max-retries", "3", "--db", db, env=api.env())
+    result = run_cli("ingest", "--backoff-factor", "0.2", "--max-retries", "3", "--max-results", "2000",
+                     "--db", db, env=api.env())
     assert result.returncode == 0, result.stderr
     times = [c.at for c in api.calls(THEIRSTACK_PATH)]
     gaps = [b - a for a, b in zip(times, times[1:])]
@@ -104,7 +105,7 @@ def test_permanent_fault_is_not_retried_and_fails_in_one_line(api, db, name):
 def test_failure_keeps_pages_already_processed_and_a_rerun_completes(api, db):
     api.theirstack_jobs = [theirstack_job(i) for i in range(1100)]
     api.fail(THEIRSTACK_PATH, Fault(kind="pass"), Fault(kind="pass"), *[Fault(status=502)] * 4)
-    first = ingest(api, db)
+    first = ingest(api, db, "--max-results", "3000")
     assert first.returncode == 1 and stored(db) == (1000, 1000)
     second = ingest(api, db, "--json")
     assert second.returncode == 0, second.stderr

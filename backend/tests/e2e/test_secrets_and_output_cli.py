@@ -20,7 +20,8 @@ def test_key_appears_nowhere_even_at_the_most_verbose_level(api, db, tmp_path):
     api.api_key = SECRET
     api.theirstack_jobs = [theirstack_job(i) for i in range(40)]
     api.fail(THEIRSTACK_PATH, Fault(status=503), Fault(kind="drop"))
-    ok = run_cli("ingest", "-vv", "--json", "--backoff-factor", "0", "--db", db, env=api.env())
+    ok = run_cli("ingest", "-vv", "--json", "--backoff-factor", "0", "--max-results", "1500", "--db", db,
+                 env=api.env())
     assert ok.returncode == 0, ok.stderr
     assert "Starting new HTTP connection" in ok.stderr or "POST" in ok.stderr  # urllib3 debug is on
     rejected = run_cli("ingest", "-vv", "--db", db, env=api.env(THEIRSTACK_API_KEY=SECRET + "-revoked"))

@@ -25,6 +25,14 @@ class SourceError(Exception):
     """The source failed in a way retries did not fix; the run fails."""
 
 
+class UncertainOutcome(SourceError):
+    """A request that may have been served (and billed) although no answer arrived: a timeout after
+    it was sent, or a server error. Raised only where repeating a request costs money."""
+
+    def __init__(self, error: SourceError):
+        super().__init__(str(error))
+
+
 class AuthError(SourceError):
     """The source rejected our credentials."""
 
@@ -56,6 +64,7 @@ class FetchState:
     known_ids: tuple[str, ...] = ()
     stopped_by: str | None = None
     requests: int = 0
+    billed: int = 0               # rows the source may have charged for (TheirStack: credits)
 
 
 class Source(Protocol):
@@ -78,23 +87,41 @@ def offset_pages(
     max_results: int,
     page_limit: int,
     state: FetchState,
+    retries: int = 0,
+    wait: Callable[[int, str], None] = lambda attempt, why: None,
 ) -> Iterator[list[dict]]:
     """Page with offset+limit until a stop rule fires; never asks for more than max_results rows.
 
     Stops on a short or empty page, at max_results, at the reported total, at max_pages,
     or when a page repeats one of the last REPEAT_WINDOW pages (a server stuck on the same page).
+    A fetch that raises UncertainOutcome may have been billed: its whole limit counts toward
+    max_results (state.billed) before it is retried, so max_results stays a hard credit cap.
     """
-    offset, recent = 0, deque(maxlen=REPEAT_WINDOW)
+    offset, recent, uncertain = 0, deque(maxlen=REPEAT_WINDOW), 0
     while True:
-        if offset >= max_results:
+        if state.billed >= max_results:
             state.stopped_by = "max_results"
             return
         if state.max_pages is not None and state.requests >= state.max_pages:
             state.stopped_by = "max_pages"
             return
-        limit = min(page_limit, max_results - offset)
-        rows, total = fetch(offset, limit)
+        limit = min(page_limit, max_results - state.billed)
+        try:
+            rows, total = fetch(offset, limit)
+        except UncertainOutcome as exc:
+            state.billed += limit
+            uncertain += 1
+            if uncertain > retries:
+                raise SourceError(f"{exc} (after {retries} retries); try again later") from None
+            if state.billed >= max_results:
+                raise SourceError(f"{exc}; not retried: the {limit} rows asked for may have been billed, and "
+                                  f"--max-results leaves no credits for another try") from None
+            wait(uncertain, f"{exc} ({limit} rows counted as spent)")
+            continue
         state.requests += 1
+        if len(rows) > limit:
+            log.warning("the source sent %d rows where %d were asked for; keeping them all", len(rows), limit)
+        state.billed += len(rows)
         # The ids in order identify a page well enough, and cost nothing next to hashing 2 MB of JSON.
         fingerprint = hash(tuple(row.get("id") if isinstance(row, dict) else repr(row)[:64] for row in rows))
         if rows and fingerprint in recent:
@@ -102,7 +129,7 @@ def offset_pages(
             state.stopped_by = "repeated_page"
             return
         recent.append(fingerprint)
-        yield rows[:limit]
+        yield rows
         offset += len(rows)
         if len(rows) < limit:
             state.stopped_by = "end_of_results"

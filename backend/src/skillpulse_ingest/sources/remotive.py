@@ -18,7 +18,7 @@ from .base import (
     required_text,
     source_id,
 )
-from .http import HttpClient, RetryPolicy
+from .http import HttpClient, RetryPolicy, check_url
 
 NAME = "remotive"
 DEFAULT_URL = "https://remotive.com/api/remote-jobs"
@@ -40,7 +40,7 @@ class RemotiveSource:
 
     @classmethod
     def from_env(cls, settings: HttpSettings, env: Mapping[str, str]) -> "RemotiveSource":
-        return cls(HttpClient("Remotive", settings, POLICY), env.get(URL_VARIABLE) or DEFAULT_URL)
+        return cls(HttpClient("Remotive", settings, POLICY), check_url(env.get(URL_VARIABLE) or DEFAULT_URL, URL_VARIABLE))
 
     def pages(self, query: IngestionQuery, state: FetchState) -> Iterator[list[dict]]:
         if state.max_pages == 0:
@@ -60,9 +60,9 @@ class RemotiveSource:
         return normalize(row)
 
 
-def _explain(response) -> SourceError | None:
-    if response.status_code in (403, 429):
-        return SourceError(f"Remotive refused the request (HTTP {response.status_code}), which usually "
+def _explain(answer) -> SourceError | None:
+    if answer.status_code in (403, 429):
+        return SourceError(f"Remotive refused the request (HTTP {answer.status_code}), which usually "
                            f"means too many calls: wait a few hours before the next run")
     return None
 

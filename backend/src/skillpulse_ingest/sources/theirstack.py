@@ -24,13 +24,16 @@ from .base import (
     required_text,
     source_id,
 )
-from .http import HttpClient, error_detail
+from .http import HttpClient, RetryPolicy, check_header_value, check_url, error_detail
 
 NAME = "theirstack"
 DEFAULT_URL = "https://api.theirstack.com/v1/jobs/search"
 URL_VARIABLE = "SKILLPULSE_THEIRSTACK_URL"
 KEY_VARIABLE = "THEIRSTACK_API_KEY"
 PAGE_LIMIT = 500
+# Every search costs credits, so an attempt that may have been served is never repeated blindly:
+# offset_pages counts it against --max-results first.
+POLICY = RetryPolicy(repeat_uncertain=False)
 
 # Broad title stems per role: the server narrows, our classifier has the final word,
 # so each list must keep every title the classifier would put in that bucket.
@@ -77,7 +80,9 @@ class TheirStackSource:
         if not key:
             raise ConfigError(f"{KEY_VARIABLE} is not set: export your TheirStack API key, "
                               f"or use --source remotive (no key needed)")
-        return cls(HttpClient("TheirStack", settings), env.get(URL_VARIABLE) or DEFAULT_URL, key)
+        check_header_value(key, KEY_VARIABLE)
+        url = check_url(env.get(URL_VARIABLE) or DEFAULT_URL, URL_VARIABLE)
+        return cls(HttpClient("TheirStack", settings, POLICY), url, key)
 
     def __repr__(self) -> str:  # never show the key
         return f"TheirStackSource(url={self.url!r})"
@@ -85,7 +90,8 @@ class TheirStackSource:
     def pages(self, query: IngestionQuery, state: FetchState) -> Iterator[list[dict]]:
         body = search_body(query, state)
         return offset_pages(lambda offset, limit: self._fetch(body, offset, limit),
-                            max_results=query.max_results, page_limit=PAGE_LIMIT, state=state)
+                            max_results=query.max_results, page_limit=PAGE_LIMIT, state=state,
+                            retries=self.client.retries, wait=self.client.wait_before_retry)
 
     def _fetch(self, body: dict, offset: int, limit: int) -> tuple[list[dict], int | None]:
         payload = self.client.request_json("POST", self.url, json={**body, "offset": offset, "limit": limit},
@@ -125,15 +131,15 @@ def search_body(query: IngestionQuery, state: FetchState) -> dict:
     return body
 
 
-def _explain(response) -> SourceError | None:
-    status = response.status_code
+def _explain(answer) -> SourceError | None:
+    status = answer.status_code
     if status in (401, 403):
         return AuthError("TheirStack rejected the API key (HTTP %d): check THEIRSTACK_API_KEY" % status)
     if status == 402:
         return SourceError("TheirStack says the account is out of API credits (HTTP 402); "
                            "wait for the monthly reset or lower --max-results")
     if status in (400, 422):
-        return SourceError(f"TheirStack refused the search (HTTP {status}): {error_detail(response)}")
+        return SourceError(f"TheirStack refused the search (HTTP {status}): {error_detail(answer)}")
     if status == 429:
         return SourceError("TheirStack rate limit still exceeded after retries (HTTP 429); "
                            "run less often or raise --min-interval")
