@@ -274,8 +274,12 @@ class SQLiteStore:
     def __enter__(self) -> "SQLiteStore":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         self.close()
+        if isinstance(exc, sqlite3.Error):  # a query failed: callers see StoreError, never sqlite3's
+            if "interrupted" in str(exc):
+                raise StoreError("the query ran past its deadline and was stopped") from None
+            raise StoreError(f"database error in {self.path}: {_why(exc)}") from None
 
     # ---- writes -------------------------------------------------------------------------
 

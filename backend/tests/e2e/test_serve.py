@@ -224,7 +224,12 @@ def test_serve_command_starts_answers_and_stops_on_ctrl_c(db, tmp_path):
             proc.terminate()
         else:
             proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
     if sys.platform != "win32":
         assert proc.returncode == 0 and "stopped" in proc.stderr.read()
 
@@ -239,10 +244,16 @@ def test_serve_stops_cleanly_when_started_in_the_background(db, signame):
     proc = subprocess.Popen([sys.executable, "-m", "skillpulse_ingest", "serve", "--db", str(db), "--port", str(port)],
                             env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    assert f":{port}" in proc.stderr.readline()
-    proc.send_signal(getattr(signal, signame))  # a background job inherits SIGINT ignored; skillpulse still stops
-    proc.wait(timeout=10)
-    assert proc.returncode == 0 and "stopped" in proc.stderr.read()
+    try:
+        # The line comes after the handlers are in place, so a signal sent at once must stop it cleanly.
+        assert f":{port}" in proc.stderr.readline()
+        proc.send_signal(getattr(signal, signame))  # a background job inherits SIGINT ignored; skillpulse still stops
+        proc.wait(timeout=10)
+        assert proc.returncode == 0 and "stopped" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 # The schema comes straight from the code that serves /openapi.json; test_openapi_describes_every_endpoint
