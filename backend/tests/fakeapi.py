@@ -44,7 +44,7 @@ class Fault:
     status: int = 503
     headers: dict = field(default_factory=dict)
     body: bytes = b'{"error": {"code": "E-500", "title": "scripted fault"}}'
-    kind: str = "status"          # status | drop | slow | truncated | html | empty | pass (serve normally)
+    kind: str = "status"          # status | drop | slow | drip | truncated | html | empty | pass (serve normally)
 
 
 class FakeJobAPI:
@@ -55,6 +55,7 @@ class FakeJobAPI:
         self.requests: list[Recorded] = []
         self.faults: dict[str, deque[Fault]] = {THEIRSTACK_PATH: deque(), REMOTIVE_PATH: deque()}
         self.repeat_pages = False     # answer every page with the first one, forever
+        self.ignore_limit = False     # answer with every row from the offset on, whatever the limit
         self.slow_seconds = 2.0
         self.limit_headers: dict = {}  # RateLimit-* headers sent with every TheirStack answer
         self._lock = threading.Lock()
@@ -157,13 +158,26 @@ class FakeJobAPI:
             offset = 0
         metadata = {"total_results": len(jobs) if body.get("include_total_results") else None,
                     "truncated_results": 0, "truncated_companies": 0, "total_companies": None}
-        rows = b",".join(self._encoded(jobs[offset:offset + limit]))
+        rows = b",".join(self._encoded(jobs[offset:] if self.ignore_limit else jobs[offset:offset + limit]))
         return b'{"metadata": ' + json.dumps(metadata).encode() + b', "data": [' + rows + b"]}"
 
     def _fault(self, handler: BaseHTTPRequestHandler, fault: Fault) -> None:
         if fault.kind == "drop":
             handler.close_connection = True
             handler.connection.close()
+            return
+        if fault.kind == "drip":  # a valid answer, one byte every 0.2 s, until the client gives up
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(fault.body)))
+            handler.end_headers()
+            try:
+                for byte in fault.body:
+                    handler.wfile.write(bytes([byte]))
+                    handler.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass
             return
         if fault.kind == "slow":
             time.sleep(self.slow_seconds)
