@@ -1,7 +1,7 @@
 import pytest
 
 from fakeapi import remotive_job
-from skillpulse_ingest.models import IngestionQuery
+from skillpulse_ingest.models import IngestionQuery, JobPosting
 from skillpulse_ingest.pipeline import get_source, query_key, run_ingest
 from skillpulse_ingest.sources import ConfigError, FetchState, SourceError
 from skillpulse_ingest.sources.remotive import normalize
@@ -206,3 +206,15 @@ def test_page_writer_reports_what_it_committed_and_then_its_error(db):
     assert broken.committed() == (0, 0, [])
     with SQLiteStore.open(db) as store:
         assert store.count_postings() == 1
+
+
+def test_worker_processes_start_only_after_the_first_thousand_postings():
+    from skillpulse_ingest.workers import Analyzer
+
+    postings = [JobPosting(source="t", url=f"https://x/{i}", title="Python Developer") for i in range(250)]
+    with Analyzer(workers=2) as analyzer:
+        for _ in range(4):  # 1,000 postings: a default run analyzes in process
+            assert len(analyzer.submit(postings, IngestionQuery()).result()) == 250
+        assert analyzer._pool is None
+        assert len(analyzer.submit(postings, IngestionQuery()).result()) == 250
+        assert analyzer._pool is not None

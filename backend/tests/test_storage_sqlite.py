@@ -6,7 +6,8 @@ from conftest import write_sqlite
 from skillpulse_ingest.models import JobPosting
 from skillpulse_ingest.places import parse_place
 from skillpulse_ingest.role_match import matches_location
-from skillpulse_ingest.storage_sqlite import (PAGE_SIZE, SCHEMA_VERSION, PostingFilter, SQLiteStore, StoreOpenError,
+from skillpulse_ingest.storage_sqlite import (PAGE_SIZE, SCHEMA_VERSION, PostingFilter, SQLiteStore, StoreError,
+                                              StoreOpenError,
                                               default_db_path)
 
 
@@ -196,3 +197,24 @@ def test_an_error_rolls_back_every_page_of_the_open_transaction(db):
         with pytest.raises(StoreError, match="disk full"):
             store.save_page([posting(2, skills=("go",))], commit=False)
         assert not store.in_transaction and store.count_postings() == 0
+
+
+def test_a_full_database_is_one_store_error_and_keeps_what_was_committed(db):
+    with SQLiteStore.open(db) as store:
+        store.upsert_many([posting(1)])
+        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+        store.conn.execute(f"PRAGMA max_page_count = {pages + 1}")  # as good as a full disk
+        big = [posting(i, title="x" * 50_000) for i in range(2, 40)]
+        with pytest.raises(StoreError, match="database or disk is full"):
+            store.upsert_many(big)
+        assert not store.in_transaction and store.count_postings() == 1
+        store.conn.execute("PRAGMA max_page_count = 1073741823")  # room again
+        assert store.upsert_many(big) == (38, 0)
+
+
+def test_a_database_error_inside_a_with_block_is_a_store_error(db):
+    with SQLiteStore.open(db) as store:
+        store.upsert_many([posting(1)])
+    with pytest.raises(StoreError, match="no such table"):
+        with SQLiteStore.open(db, readonly=True) as store:
+            store.conn.execute("SELECT * FROM no_such_table")
