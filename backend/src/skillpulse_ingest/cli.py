@@ -200,7 +200,8 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     parser.add_argument("--backoff-factor", type=_non_negative_float, default=1.0, metavar="SECONDS",
                         help="exponential backoff base between retries (default: 1.0)")
     parser.add_argument("--timeout", type=_positive_float, default=30.0, metavar="SECONDS",
-                        help="seconds per HTTP request, connect and read (default: 30)")
+                        help="seconds for each HTTP attempt, from connecting to the last byte of the "
+                             "answer (default: 30)")
     parser.add_argument("--incremental", action="store_true",
                         help="fetch only what is new since the last complete run of the same query "
                              "(TheirStack: by discovery time, excluding stored ids)")

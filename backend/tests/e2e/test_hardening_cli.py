@@ -198,7 +198,8 @@ def test_a_repeated_page_moves_no_incremental_marker(api, db):
 @pytest.mark.parametrize("signame,to_group", [("SIGINT", True), ("SIGTERM", False)])
 def test_a_signal_mid_ingest_ends_the_run_cleanly(api, db, signame, to_group):
     api.theirstack_jobs = many_theirstack_jobs(6000)
-    with stopped_at_the_end(spawn(api, db, "--max-results", "6000", "--min-interval", "0.4",
+    # A page a second: when 1,500 rows are stored, 8 pages (8 s) are still to come, even on a loaded machine.
+    with stopped_at_the_end(spawn(api, db, "--max-results", "6000", "--min-interval", "1",
                                   "--workers", "2")) as proc:
         wait_for_rows(db, 1500)  # past the first thousand: worker processes are analyzing
         if to_group:
@@ -297,8 +298,8 @@ def test_a_full_disk_fails_in_one_line_and_the_next_run_completes(api, tmp_path)
 
 def test_a_database_deleted_during_the_run_fails_it(api, db):
     api.theirstack_jobs = many_theirstack_jobs(3000)
-    with stopped_at_the_end(spawn(api, db, "--max-results", "3000", "--min-interval", "0.5")) as proc:
-        wait_for_rows(db, 500)
+    with stopped_at_the_end(spawn(api, db, "--max-results", "3000", "--min-interval", "1")) as proc:
+        wait_for_rows(db, 500)  # 4 pages (4 s) are still to come
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(f"{db}{suffix}"):
                 os.remove(f"{db}{suffix}")
