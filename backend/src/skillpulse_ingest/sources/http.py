@@ -172,7 +172,7 @@ class HttpClient:
         *,
         explain: Callable[[Answer], SourceError | None] = lambda answer: None,
         **kwargs,
-    ):
+    ) -> dict:
         """Send one request and return its JSON object, or raise a SourceError that says why."""
         answer = self.request(method, url, **kwargs)
         if answer.status_code >= 400:
