@@ -270,7 +270,7 @@ def small_disk(tmp_path, size):
     """A folder on a tmpfs of `size` (root only); skips where mounting is not allowed."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+    if sys.platform == "win32" or os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
                                            capture_output=True).returncode != 0:
         pytest.skip("needs root to mount a small tmpfs (the store test covers a full database without it)")
     try:
@@ -296,6 +296,7 @@ def test_a_full_disk_fails_in_one_line_and_the_next_run_completes(api, tmp_path)
         assert query(db, "SELECT count(*) FROM postings")[0][0] == 3000
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows does not delete a file that is open")
 def test_a_database_deleted_during_the_run_fails_it(api, db):
     api.theirstack_jobs = many_theirstack_jobs(3000)
     with stopped_at_the_end(spawn(api, db, "--max-results", "3000", "--min-interval", "1")) as proc:
