@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -251,7 +252,7 @@ def add_insights_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 # ---- commands -----------------------------------------------------------------------------
 
 def cmd_ingest(args) -> int:
-    _stop_on_sigterm()
+    _stop_on_signals()
     query = IngestionQuery(source=args.source, location=args.location, role=args.role, level=args.level,
                            days=args.days, max_results=args.max_results, remote=args.remote)
     source_cls = source_class(args.source)
@@ -279,6 +280,7 @@ def cmd_ingest(args) -> int:
         cores = os.cpu_count() or 1
         workers = _default(args.workers, min(cores, 4) if cores > 1 else 0)
         summary = run_ingest(query, source, store, state=state, dry_run=args.dry_run, workers=workers,
+                             stop=_STOP.is_set,
                              progress=_progress(args))
     finally:
         _end_progress(args)
@@ -356,10 +358,11 @@ def cmd_skills_list(args) -> int:
 
 
 def cmd_skills_rebuild(args) -> int:
-    _stop_on_sigterm()
+    _stop_on_signals()
     with SQLiteStore.open(_db_path(args)) as store:
         show = _progress_line(args)
-        done = rebuild_skills(store, progress=lambda n, total: show(f"re-extracted {n} of {total} postings"))
+        done = rebuild_skills(store, progress=lambda n, total: show(f"re-extracted {n} of {total} postings"),
+                              stop=_STOP.is_set)
         _end_progress(args)
     log.info("re-extracted skills of %d postings", done)
     return EXIT_OK
@@ -377,27 +380,39 @@ def cmd_serve(args) -> int:
     except OSError as exc:
         raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     host, port = server.server_address[:2]
-    # Handlers first, then the line that tells a supervisor (or a test) the server is up: a signal
-    # sent as soon as it reads that line must stop the server cleanly.
-    for name in ("SIGINT", "SIGTERM"):  # also when started in the background, where SIGINT may be ignored
-        signal.signal(getattr(signal, name), _interrupt)
-    log.info("serving %s on http://%s:%d (CORS: %s); Ctrl+C stops", _db_path(args), host, port, ", ".join(origins))
+
+    def stop(signum, frame):
+        # serve_forever returns once shutdown() is called, which must come from another thread.
+        threading.Thread(target=server.shutdown, name="shutdown", daemon=True).start()
+
+    # Handlers first, then the line that tells a supervisor (or a test) the server is up; also when
+    # started in the background, where SIGINT arrives ignored.
+    for name in ("SIGINT", "SIGTERM"):
+        signal.signal(getattr(signal, name), stop)
     try:
+        log.info("serving %s on http://%s:%d (CORS: %s); Ctrl+C stops", _db_path(args), host, port,
+                 ", ".join(origins))
         server.serve_forever()
-    except KeyboardInterrupt:
         log.info("stopped")
     finally:
         server.server_close()
     return EXIT_OK
 
 
+# Set by SIGINT or SIGTERM during ingest and rebuild. The handler also raises KeyboardInterrupt at
+# once; should that land in a finalizer, where Python swallows it, the run checks this flag too.
+_STOP = threading.Event()
+
+
 def _interrupt(signum, frame):
+    _STOP.set()
     raise KeyboardInterrupt
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM (kill, systemd, a container stop) ends a run as Ctrl+C does: the pages analyzed so
-    far are committed, the run is recorded as failed ("interrupted"), and no process is left."""
+def _stop_on_signals() -> None:
+    """Ctrl+C and SIGTERM (kill, systemd, a container stop) end a run the same way: the pages
+    analyzed so far are committed, the run is recorded as failed ("interrupted"), no process is left."""
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
 
 

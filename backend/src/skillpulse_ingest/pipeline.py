@@ -78,16 +78,21 @@ def run_ingest(
     dry_run: bool = False,
     workers: int = 0,
     progress: Callable[[RunSummary], None] = lambda summary: None,
+    stop: Callable[[], bool] = lambda: False,
 ) -> RunSummary:
     """Run one ingest and record it in ingest_runs; stored pages are committed as _Run says.
 
     `store` may be None only for a dry run against a database that does not exist yet. With
-    `workers`, classification and skill extraction run in that many worker processes.
+    `workers`, classification and skill extraction run in that many worker processes. When `stop()`
+    turns true the run ends as if interrupted, between pages or while it waits for one.
     """
     run = _Run(query, source, store, state or FetchState(), dry_run)
     with Analyzer(workers) as analyzer:
         try:
-            for rows in prefetched(source.pages(query, run.state), before_waiting=run.commit):
+            for rows in prefetched(source.pages(query, run.state), before_waiting=run.commit,
+                                   should_stop=stop):
+                if stop():
+                    raise KeyboardInterrupt
                 run.take(rows, analyzer)
                 progress(run.summary)
             run.flush()
@@ -263,10 +268,13 @@ def next_allowed_call(store: SQLiteStore | None, source: Source, cooldown_hours:
 
 
 def rebuild_skills(store: SQLiteStore, batch: int = 1000,
-                   progress: Callable[[int, int], None] = lambda done, total: None) -> int:
-    """Re-extract the skills of every stored posting, one transaction per batch."""
+                   progress: Callable[[int, int], None] = lambda done, total: None,
+                   stop: Callable[[], bool] = lambda: False) -> int:
+    """Re-extract the skills of every stored posting, one transaction per batch (stoppable between them)."""
     total, done = store.count_postings(), 0
     for rows in store.iter_for_rebuild(batch):
+        if stop():
+            raise KeyboardInterrupt
         store.replace_skills({pid: _skills_of(title, description) for pid, title, description in rows})
         done += len(rows)
         progress(done, total)

@@ -24,12 +24,13 @@ from .text import to_plain_text
 log = logging.getLogger(__name__)
 
 
-def prefetched(pages: Iterator[list[dict]], before_waiting: Callable[[], None] = lambda: None
-               ) -> Iterator[list[dict]]:
+def prefetched(pages: Iterator[list[dict]], before_waiting: Callable[[], None] = lambda: None,
+               should_stop: Callable[[], bool] = lambda: False) -> Iterator[list[dict]]:
     """Fetch the next page in a background thread while the caller processes this one.
 
     At most one page waits in the queue, so memory stays bounded; errors surface in the caller.
-    `before_waiting` runs in the caller's thread whenever the next page is not there yet.
+    `before_waiting` runs in the caller's thread whenever the next page is not there yet; while it
+    waits, `should_stop()` turning true ends the wait with KeyboardInterrupt.
     """
     handoff: queue.Queue = queue.Queue(maxsize=1)
     done = object()
@@ -60,7 +61,13 @@ def prefetched(pages: Iterator[list[dict]], before_waiting: Callable[[], None] =
         while True:
             if handoff.empty():
                 before_waiting()
-            item = handoff.get()
+            while True:
+                try:
+                    item = handoff.get(timeout=0.2)
+                    break
+                except queue.Empty:
+                    if should_stop():
+                        raise KeyboardInterrupt from None
             if item is done:
                 return
             if isinstance(item, BaseException):
