@@ -207,7 +207,7 @@ def test_a_signal_mid_ingest_ends_the_run_cleanly(api, db, signame, to_group):
         else:
             proc.send_signal(getattr(signal, signame))
         out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err
     assert err.strip().splitlines() == ["skillpulse: error: interrupted"]  # one line; no worker traceback
     assert with_group_gone(proc.pid), "a worker process outlived the run"
     [run] = query(db, "SELECT status, error, inserted FROM ingest_runs", as_dicts=True)
