@@ -162,7 +162,7 @@ def test_a_database_error_rolls_back_the_open_batch_and_counts_none_of_it(db, mo
     from skillpulse_ingest.storage_sqlite import StoreError
 
     monkeypatch.setattr(pipeline_module, "COMMIT_EVERY_S", 3600)
-    monkeypatch.setattr(pipeline_module, "prefetched", lambda pages, before_waiting: pages)  # never waits
+    monkeypatch.setattr(pipeline_module, "prefetched", lambda pages, **hooks: pages)  # never waits
     import sqlite3
 
     import skillpulse_ingest.storage_sqlite as storage_module
