@@ -1,7 +1,7 @@
 """A real HTTP server on 127.0.0.1 that plays TheirStack and Remotive, with scriptable faults.
 
 Used by the end-to-end tests (the CLI runs as a subprocess against it) and the benchmarks.
-Payloads follow apis.md field by field.
+Payloads follow the providers' documented fields, one by one.
 """
 
 from __future__ import annotations
@@ -233,7 +233,7 @@ DESCRIPTION = ("## About the role\nBuild **Python** and PostgreSQL services on A
 def theirstack_job(i: int, *, title: str | None = None, city=None, remote: bool = False,
                    date_posted: str | None = None, discovered_at: str | None = None,
                    description: str = DESCRIPTION, country_only: bool = False) -> dict:
-    """One job with the full field set of apis.md section 1.4."""
+    """One job with the full field set of a TheirStack search result."""
     title = title or TITLES[i % len(TITLES)][0]
     date_posted = date_posted or RECENT
     city, state, state_name = city or CITIES[i % len(CITIES)]
@@ -273,7 +273,7 @@ def theirstack_job(i: int, *, title: str | None = None, city=None, remote: bool 
 
 def remotive_job(i: int, *, title: str | None = None, region: str = "USA Only",
                  published: str | None = None, description: str | None = None) -> dict:
-    """One job with the fields of apis.md section 2.3 (HTML description with a tracking pixel)."""
+    """One job with the fields of a Remotive feed entry (HTML description with a tracking pixel)."""
     title = title or TITLES[i % len(TITLES)][0]
     return {
         "id": 2091000 + i,

@@ -1,4 +1,4 @@
-"""Skill extraction: the catalog's rules, every hard case of skills.md, and the labeled set."""
+"""Skill extraction: the catalog's rules, every hard case of the extraction rules, and the labeled set."""
 
 import json
 from importlib import resources
@@ -53,7 +53,7 @@ def test_catalog_load_checks(bad, message):
         load_catalog(bad)
 
 
-# (text, expected ids): a positive and a negative for every hard case of skills.md 4.4.
+# (text, expected ids): a positive and a negative for every hard case of the extraction rules.
 HARD_CASES = [
     ("services in Go and Python", {"go", "python"}), ("our Go-To-Market plan", set()),
     ("Python and Go", {"python", "go"}), ("Node.js and Express", {"node.js", "express"}),

@@ -1,4 +1,4 @@
-"""Read-side views for the frontend: SkillInsightsResponse (data.md) and the list of places."""
+"""Read-side views for the frontend: SkillInsightsResponse (backend/docs/JSON_CONTRACT.md) and the list of places."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ __all__ = ["RunSummary", "get_source", "list_runs", "next_allowed_call", "plan_f
 
 @dataclass
 class RunSummary:
-    """The counts cli.md promises: inserted + skipped == matched."""
+    """The counts the README promises: inserted + skipped == matched."""
 
     source: str
     db: str | None

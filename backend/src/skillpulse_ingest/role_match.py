@@ -2,7 +2,7 @@
 
 Each bucket's signals are compiled into one alternation with a named group per bucket,
 so a title is scanned once for roles and once for levels; the priority order below
-then settles conflicts the way taxonomy.md says.
+then settles conflicts as the README's "Role and level buckets" section describes.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The catalog (data/skills.json) is hand-curated package data. `extract_skills` makes a single
 pass over the prepared text; context checks for ambiguous forms ("Go", "Spring", "R") run
-on those hits only. Rules: skills.md sections 3 and 4.
+on those hits only. The rules are in the README's "Skills" section.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def _compile(aliases: dict[str, list[Alias]]) -> tuple[re.Pattern, re.Pattern]:
             node = node.setdefault(char, {})
         node[""] = {}
     body = _trie_regex(trie)
-    # Boundaries (skills.md 4.1): no letter, digit, _ or hashtag before; none of those, nor + or #,
+    # Boundaries: no letter, digit, _ or hashtag before; none of those, nor + or #,
     # after; a "." followed by a letter continues the token ("Node" never inside "Node.js").
     # Names of investors and places ("Snowflake Ventures", "Oracle Park") are blocked here too.
     # The character before the alias is consumed, not looked behind at: a pattern that starts with
@@ -382,7 +382,8 @@ def _blocked(form: Alias, before: str, after: str) -> bool:
 
 
 def _passes_alone(text: str, hit: _Hit) -> bool:
-    """skills.md 4.3 rules 2-4: a cue after or before it (in the case shown), or a field label."""
+    """An ambiguous form counts alone with a cue after or before it (in the case shown), or after a
+    field label."""
     before = text[max(0, hit.start - 30):hit.start]
     if ":" in before and _LABEL_BEFORE.search(text[max(0, hit.start - 60):hit.start]):
         return True

@@ -147,7 +147,7 @@ def _explain(answer) -> SourceError | None:
 
 
 def normalize(row: dict) -> JobPosting:
-    """One TheirStack job to a JobPosting (apis.md section 3)."""
+    """One TheirStack job to a JobPosting."""
     if row.get("has_blurred_data") is True:
         raise InvalidRow("blurred preview row")
     url = http_url(row, "final_url", "url", "source_url")
