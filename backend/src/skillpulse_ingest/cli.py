@@ -208,7 +208,7 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
                              "(TheirStack: by discovery time, excluding stored ids)")
     parser.add_argument("--full-refresh", action="store_true",
                         help="with --incremental: ignore the stored marker and fetch the whole window")
-    parser.add_argument("--max-pages", type=_non_negative_int, metavar="N",
+    parser.add_argument("--max-pages", type=_positive_int, metavar="N",
                         help="most requests for pages in this run (default: no limit)")
     parser.add_argument("--min-interval", type=_non_negative_float, metavar="SECONDS",
                         help="least time between two requests to the source (default: 0.25 for "
@@ -252,6 +252,9 @@ def add_insights_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 # ---- commands -----------------------------------------------------------------------------
 
 def cmd_ingest(args) -> int:
+    if args.full_refresh and not args.incremental:
+        raise QueryError("--full-refresh only applies with --incremental (a run without it fetches the "
+                         "whole window already)")
     _stop_on_signals()
     query = IngestionQuery(source=args.source, location=args.location, role=args.role, level=args.level,
                            days=args.days, max_results=args.max_results, remote=args.remote)
@@ -359,7 +362,10 @@ def cmd_skills_list(args) -> int:
 
 def cmd_skills_rebuild(args) -> int:
     _stop_on_signals()
-    with SQLiteStore.open(_db_path(args)) as store:
+    path = _db_path(args)
+    if not path.exists():
+        raise StoreOpenError(f"no database at {path}; run `skillpulse ingest` first or pass --db")
+    with SQLiteStore.open(path) as store:
         show = _progress_line(args)
         done = rebuild_skills(store, progress=lambda n, total: show(f"re-extracted {n} of {total} postings"),
                               stop=_STOP.is_set)

@@ -82,3 +82,19 @@ def test_read_commands_on_a_missing_database_create_nothing(tmp_path):
         result = run_cli(*command, "--db", missing)
         assert result.returncode == 2 and "no database" in result.stderr
     assert not (tmp_path / "sub").exists()
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["ingest", "--max-pages", "0"], "--max-pages: must be at least 1"),
+    (["ingest", "--full-refresh"], "--full-refresh only applies with --incremental"),
+])
+def test_flags_that_would_do_nothing_are_refused(db, args, expect):
+    result = run_cli(*args, "--db", db, "--source", "remotive", env={"SKILLPULSE_REMOTIVE_URL": "http://127.0.0.1:9/x"})
+    assert result.returncode == 2 and expect in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not db.exists()
+
+
+def test_rebuild_of_a_missing_database_says_so_and_creates_nothing(db):
+    result = run_cli("skills", "rebuild", "--db", db)
+    assert result.returncode == 2 and "no database at" in result.stderr
+    assert not db.exists()
