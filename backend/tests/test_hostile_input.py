@@ -124,3 +124,8 @@ def test_prefetch_stops_at_once_when_the_consumer_fails_after_the_last_page():
     assert time.monotonic() - start < 0.9
     time.sleep(0.3)
     assert not [t for t in threading.enumerate() if t.name == "prefetch"]
+
+
+def test_blocks_are_removed_at_the_right_place_after_letters_that_lower_to_two():
+    # "İ" lower-cases to two characters: positions found in a lower-cased copy would be off.
+    assert to_plain_text("İİİİ keep <!-- drop --> this <SCRIPT>drop</script > too") == "İİİİ keep this too"

@@ -12,7 +12,7 @@ from datetime import date
 
 from .models import IngestionQuery, JobPosting, date_window
 from .places import parse_place, place_contains, scope_covers
-from .text import to_plain_text
+from .text import MAX_TITLE, to_plain_text
 
 # Highest priority first. "other" first: customer-facing engineers and non-engineering jobs
 # stay "other" whatever tech word their title carries.
@@ -181,9 +181,6 @@ _LEVEL_RE = _compile(_LEVEL_SIGNALS)
 
 def _signals(pattern: re.Pattern, text: str) -> set[str]:
     return {m.lastgroup for m in pattern.finditer(text)}
-
-
-MAX_TITLE = 500  # characters of a title that are classified; real titles are far shorter
 
 
 def _clean_title(title: str) -> str:

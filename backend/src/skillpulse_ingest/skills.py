@@ -14,9 +14,8 @@ from functools import lru_cache
 from importlib import resources
 
 from . import accelerator
-from .text import to_plain_text
+from .text import MAX_TITLE, to_plain_text
 
-MAX_TITLE = 500  # characters of a title that are analyzed; real titles are far shorter
 CATEGORIES = ("language", "framework", "library", "database", "cloud", "devops", "data", "ml",
               "tool", "platform", "practice")
 

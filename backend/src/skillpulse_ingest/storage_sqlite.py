@@ -582,8 +582,8 @@ def _open_error(path: Path, exc: Exception, readonly: bool) -> str:
         return f"{path} is not a SQLite database; refusing to touch it"
     if "unable to open" in why or "readonly" in why or isinstance(exc, PermissionError):
         if readonly:
-            return (f"cannot read database {path}: {why}; it is being written by another user's process "
-                    f"in a folder you cannot write, so try again when that run has finished")
+            return (f"cannot read database {path}: {why}; check that you may read it, and, while a run "
+                    f"writes it, its folder too")
         return (f"cannot write database {path}: {why}; check that you may write it and its folder, "
                 f"or pass --db with another path")
     return f"cannot use database {path}: {why}"

@@ -11,7 +11,9 @@ from . import accelerator
 _ESCAPED_TAG = re.compile(r"&lt;\s*/?\s*[a-zA-Z!]")
 # Every pattern here is linear in its input: no repeat can run past the point where the next
 # attempt would start (a tag stops at "<", a link text at "[" or "]"), or it has a fixed bound.
-_SCRIPT_STYLE_OPEN = re.compile(r"<(script|style)\b", re.I)
+_BLOCK_OPEN = re.compile(r"<!--|<(script|style)\b", re.I)
+_BLOCK_CLOSE = {"": re.compile("-->"), "script": re.compile(r"</script\b[^<>]*>", re.I),
+                "style": re.compile(r"</style\b[^<>]*>", re.I)}
 _BREAK_TAG = re.compile(r"<\s*(?:br|/?p|/?div|/?h[1-6]|/?tr|/?ul|/?ol|/?section|/?article|hr)\b[^<>]*>", re.I)
 _LIST_ITEM = re.compile(r"<\s*li\b[^<>]*>", re.I)
 _TAG = re.compile(r"<[^<>]*>")
@@ -25,6 +27,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _FILE_ENDINGS = (".png", ".jp", ".gif", ".svg", ".webp", ".pdf", ".htm", ".php", ".asp")
 MAX_TEXT = 1_000_000  # characters analyzed of one field: a real posting is far shorter; a hostile one stops here
+MAX_TITLE = 500      # characters of a title that are analyzed
 
 
 def valid_unicode(text: str) -> str:
@@ -78,45 +81,16 @@ def _drop_blocks(text: str) -> str:
     """Remove comments and script/style elements in one left-to-right pass.
 
     An unclosed one hides the rest of the text, as it does in a browser; searching on for a close
-    that never comes is what made the regex version quadratic. The next opening of each kind is
-    looked up again only once the pass has moved past it.
+    that never comes is what made the regex version quadratic. Each search starts where the last
+    one ended, so every character is read once.
     """
-    if "<!--" not in text and "<s" not in text and "<S" not in text:
-        return text
-    lowered = text.lower()
     pieces, pos = [], 0
-    comment, element = -1, None
-    while True:
-        if comment < pos:
-            comment = lowered.find("<!--", pos)
-            comment = len(text) if comment < 0 else comment
-        if element is None or element.start() < pos:
-            element = _SCRIPT_STYLE_OPEN.search(lowered, pos) or _NONE_LEFT
-        if comment == len(text) and element is _NONE_LEFT:
-            break
-        if comment < element.start():
-            start, end = comment, lowered.find("-->", comment + 4)
-            end = -1 if end < 0 else end + 3
-        else:
-            start = element.start()
-            close = lowered.find(f"</{element.group(1)}", element.end())
-            end = -1 if close < 0 else lowered.find(">", close)
-            end = -1 if end < 0 else end + 1
-        pieces.append(text[pos:start])
-        if end < 0:
+    while opening := _BLOCK_OPEN.search(text, pos):
+        close = _BLOCK_CLOSE[(opening.group(1) or "").lower()].search(text, opening.end())
+        pieces.append(text[pos:opening.start()])
+        if close is None:
             return " ".join(pieces)
         pieces.append(" ")
-        pos = end
+        pos = close.end()
     pieces.append(text[pos:])
     return "".join(pieces)
-
-
-class _NoMatch:
-    """Stands for "no further opening" so the loop above compares positions only."""
-
-    @staticmethod
-    def start() -> float:
-        return float("inf")
-
-
-_NONE_LEFT = _NoMatch()

@@ -29,9 +29,6 @@ class UncertainOutcome(SourceError):
     """A request that may have been served (and billed) although no answer arrived: a timeout after
     it was sent, or a server error. Raised only where repeating a request costs money."""
 
-    def __init__(self, error: SourceError):
-        super().__init__(str(error))
-
 
 class AuthError(SourceError):
     """The source rejected our credentials."""

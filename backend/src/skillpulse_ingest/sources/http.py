@@ -206,8 +206,7 @@ class HttpClient:
             self._last_request = time.monotonic()
         self._respect_rate_limits(answer.headers)
         if not self.policy.repeat_uncertain and answer.status_code >= 500:
-            raise UncertainOutcome(SourceError(f"{self.label} answered HTTP {answer.status_code}: "
-                                               f"{error_detail(answer)}"))
+            raise UncertainOutcome(f"{self.label} answered HTTP {answer.status_code}: {error_detail(answer)}")
         return answer
 
     def _read(self, response: requests.Response) -> bytes:
@@ -222,18 +221,15 @@ class HttpClient:
         return b"".join(chunks)
 
     def _transport_error(self, exc: Exception, host: str) -> SourceError:
-        if isinstance(exc, SourceError):
-            return exc
         timeout = self.settings.timeout
         if self.watch.fired or _is_read_timeout(exc):
             if not self.policy.repeat_uncertain:
-                return UncertainOutcome(SourceError(f"{self.label} did not answer within {timeout:g}s; "
-                                                    f"if it keeps happening, raise --timeout"))
+                return UncertainOutcome(f"{self.label} did not answer within {timeout:g}s; "
+                                        f"if it keeps happening, raise --timeout")
             return SourceError(f"{self.label} did not answer within {timeout:g}s "
                                f"(after {self.retries} retries); try again later or raise --timeout")
         if not self.policy.repeat_uncertain and not _never_sent(exc):
-            return UncertainOutcome(SourceError(f"the connection to {self.label} at {host} failed "
-                                                f"({_reason(exc)})"))
+            return UncertainOutcome(f"the connection to {self.label} at {host} failed ({_reason(exc)})")
         return SourceError(f"could not reach {self.label} at {host} after {self.retries} retries "
                            f"({_reason(exc)}); check the network and try again")
 
