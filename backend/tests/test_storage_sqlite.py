@@ -154,11 +154,11 @@ def test_version_1_database_is_migrated_forward_with_skills_backfilled(db):
     conn.commit()
     conn.close()
     with SQLiteStore.open(db) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         assert store.conn.execute("SELECT skills FROM postings").fetchone()[0] == "python,sql"
         indexes = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "postings_insights" in indexes and "postings_date" not in indexes
-        assert store.facts(PostingFilter())[0][2] == "python,sql"
+        assert store.facts(PostingFilter())[0][3] == "python,sql"
 
 
 def test_skills_column_matches_posting_skills(db):

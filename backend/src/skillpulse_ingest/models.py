@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
+from .boards import job_key
+
 ROLE_BUCKETS = (
     "backend", "frontend", "fullstack", "mobile", "data", "ml", "devops",
     "qa", "security", "embedded", "general", "other",
@@ -80,14 +82,25 @@ class JobPosting:
     city: str | None = None
     remote_scope: str | None = None
     discovered_at: str | None = None
+    # A board posting: its board ("greenhouse:stripe"), and its places beyond the first, as
+    # (country_code, region_code, city).
+    feed: str | None = None
+    more_places: tuple[tuple[str | None, str | None, str | None], ...] = ()
     role_bucket: str = "other"
     level_bucket: str = "unknown"
     skills: tuple[str, ...] = field(default_factory=tuple)
     id: str = field(init=False, default="")
+    job_key: str = field(init=False, default="")  # the job across sources: counted once in every view
 
     def __post_init__(self) -> None:
         self.url = canonical_url(self.url)
         self.id = posting_id(self.source, self.url)
+        self.job_key = job_key(self.source, self.source_id, self.url)
+
+    @property
+    def places(self) -> tuple[tuple[str | None, str | None, str | None], ...]:
+        """Every place of the posting, the first one first."""
+        return ((self.country_code, self.region_code, self.city), *self.more_places)
 
 
 def posting_id(source: str, url: str) -> str:

@@ -321,7 +321,7 @@ def matches_location(posting: JobPosting, location: str | None, remote_mode: str
         return True
     if place.remote_only and not is_remote:
         return False
-    inside = place_contains(place, posting.country_code, posting.region_code, posting.city)
+    inside = any(place_contains(place, *where) for where in posting.places)
     if not is_remote:
         return inside
     if not (place.countries or place.region or place.city):

@@ -12,11 +12,12 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+from .boards import BoardSpec, job_key
 from .models import JobPosting, date_window
 from .places import WORLDWIDE, Place, place_label
 
-SCHEMA_VERSION = 3
-READABLE_SINCE = 2  # read commands read these versions as they are; only a writer migrates
+SCHEMA_VERSION = 4
+READABLE_SINCE = 4  # read commands read these versions as they are; only a writer migrates
 BUSY_TIMEOUT_S = 60.0
 PAGE_SIZE = 32768
 
@@ -95,12 +96,53 @@ MIGRATIONS = {
     ALTER TABLE ingest_runs ADD COLUMN pid INTEGER;
     ALTER TABLE ingest_runs ADD COLUMN host TEXT;
     """,
+    # Version 4: company job boards. A job's identity across sources (job_key, counted once by every
+    # read), the board a posting came from (feed) and when it left it (closed_at), places beyond
+    # the first (posting_places; more_places says whether to look), and the board registry.
+    4: """
+    ALTER TABLE postings ADD COLUMN job_key TEXT;
+    ALTER TABLE postings ADD COLUMN feed TEXT;
+    ALTER TABLE postings ADD COLUMN closed_at TEXT;
+    ALTER TABLE postings ADD COLUMN more_places INTEGER NOT NULL DEFAULT 0;
+    UPDATE postings SET job_key = skillpulse_job_key(source, source_id, url);
+    CREATE INDEX postings_job_key ON postings (job_key, source);
+    CREATE INDEX postings_feed ON postings (feed, source_id) WHERE feed IS NOT NULL;
+    DROP INDEX postings_insights;
+    CREATE INDEX postings_insights ON postings (date_posted, role_bucket, level_bucket, country_code,
+        region_code, city, remote, remote_scope, more_places, source, company, job_key, skills);
+    CREATE TABLE posting_places (
+        posting_id TEXT NOT NULL REFERENCES postings (id) ON DELETE CASCADE,
+        country_code TEXT,
+        region_code TEXT,
+        city TEXT
+    );
+    CREATE INDEX posting_places_posting ON posting_places (posting_id);
+    CREATE TABLE boards (
+        id INTEGER PRIMARY KEY,
+        ats TEXT NOT NULL,
+        token TEXT NOT NULL,
+        host TEXT,
+        company TEXT,
+        status TEXT NOT NULL DEFAULT 'new',
+        open_jobs INTEGER,
+        added_at TEXT NOT NULL,
+        last_fetched_at TEXT,
+        last_error TEXT,
+        misses INTEGER NOT NULL DEFAULT 0,
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        validators_query TEXT,
+        UNIQUE (ats, token)
+    );
+    """,
 }
+MISSES_BEFORE_SKIPPING = 3  # a board missing on this many runs in a row is skipped until added again
 
 POSTING_COLUMNS = ("id", "source", "source_id", "url", "title", "company", "location", "remote",
                    "date_posted", "role_bucket", "level_bucket", "retrieved_at", "last_seen_at",
                    "description_raw", "raw_json", "country_code", "region_code", "city",
-                   "remote_scope", "discovered_at", "skills")
+                   "remote_scope", "discovered_at", "skills", "job_key", "feed", "more_places")
 
 
 _INSERT_POSTING = (f"INSERT OR IGNORE INTO postings ({','.join(POSTING_COLUMNS)}) "
@@ -111,7 +153,7 @@ def _posting_row(p: JobPosting, now: str) -> tuple:
     return (p.id, p.source, p.source_id, p.url, p.title, p.company, p.location,
             None if p.remote is None else int(p.remote), p.date_posted, p.role_bucket, p.level_bucket,
             now, now, p.description_raw, p.raw_json, p.country_code, p.region_code, p.city, p.remote_scope,
-            p.discovered_at, _skills_column(p.skills))
+            p.discovered_at, _skills_column(p.skills), p.job_key, p.feed, len(p.more_places))
 
 
 def _skills_column(skills: Iterable[str]) -> str:
@@ -142,6 +184,7 @@ class PostingFilter:
     remote: str = "include"
     days: int | None = None
     today: date | None = None
+    open_only: bool = False   # only postings no complete board fetch has found closed
 
     @property
     def window(self) -> tuple[str, str] | None:
@@ -246,6 +289,7 @@ class SQLiteStore:
             self._migrate()
 
     def _migrate(self) -> None:
+        self.conn.create_function("skillpulse_job_key", 3, job_key, deterministic=True)
         with self.transaction():
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             for target in range(version + 1, SCHEMA_VERSION + 1):
@@ -319,11 +363,130 @@ class SQLiteStore:
             # of any trigger a supplied database carries.
             inserted = max(self.conn.executemany(_INSERT_POSTING, [_posting_row(p, now) for p in new]).rowcount, 0)
             self._add_skills((p.id, skill) for p in new for skill in p.skills)
+            self._add_places(p for p in new if p.more_places)
             seen = list(seen_ids)
             for chunk in _chunks(seen, 500):
                 self.conn.execute(f"UPDATE postings SET last_seen_at = ? WHERE id IN ({','.join('?' * len(chunk))})",
                                   [now, *chunk])
         return inserted, len(new) - inserted
+
+    def _add_places(self, postings: Iterable[JobPosting]) -> None:
+        """posting_places rows for places beyond the first; a posting raced in already has them."""
+        rows = [(p.id, *where) for p in postings for where in p.more_places]
+        if rows:
+            self.conn.execute("DELETE FROM posting_places WHERE posting_id IN (SELECT value FROM json_each(?))",
+                              [json.dumps(sorted({r[0] for r in rows}))])
+            self.conn.executemany("INSERT INTO posting_places (posting_id, country_code, region_code, city) "
+                                  "VALUES (?, ?, ?, ?)", rows)
+
+    def other_sources(self, postings: Sequence[JobPosting]) -> set[str]:
+        """job_keys of these postings that are stored from another source too (the same job twice)."""
+        found: set[str] = set()
+        for source in {p.source for p in postings}:
+            keys = sorted({p.job_key for p in postings if p.source == source})
+            for chunk in _chunks(keys, 500):
+                found.update(r[0] for r in self.conn.execute(
+                    f"SELECT DISTINCT job_key FROM postings WHERE job_key IN ({','.join('?' * len(chunk))}) "
+                    f"AND source <> ?", [*chunk, source]))
+        return found
+
+    # ---- boards -------------------------------------------------------------------------
+
+    def add_boards(self, specs: Iterable[BoardSpec]) -> tuple[int, int]:
+        """Register boards; returns (new, known). Adding a known board again makes a board that was
+        skipped as missing a new one, to be tried on the next run."""
+        new = known = 0
+        now = utc_now()
+        with self.transaction():
+            for spec in dict.fromkeys(specs):
+                cursor = self.conn.execute(
+                    "UPDATE boards SET misses = 0, host = coalesce(?, host), "
+                    "status = CASE WHEN status = 'missing' THEN 'new' ELSE status END "
+                    "WHERE ats = ? AND token = ?", (spec.host, spec.ats, spec.token))
+                if cursor.rowcount:
+                    known += 1
+                    continue
+                self.conn.execute("INSERT INTO boards (ats, token, host, added_at) VALUES (?, ?, ?, ?)",
+                                  (spec.ats, spec.token, spec.host, now))
+                new += 1
+        return new, known
+
+    def remove_boards(self, specs: Iterable[BoardSpec]) -> int:
+        """Forget boards (their stored postings stay); returns how many were registered."""
+        removed = 0
+        with self.transaction():
+            for spec in dict.fromkeys(specs):
+                removed += self.conn.execute("DELETE FROM boards WHERE ats = ? AND token = ?",
+                                             (spec.ats, spec.token)).rowcount
+        return removed
+
+    def boards(self, ats: Sequence[str] = ()) -> list[dict]:
+        """Registered boards, by ATS and token; all of them, or those of the given ATS."""
+        clause = f"WHERE ats IN ({','.join('?' * len(ats))})" if ats else ""
+        return list(_dicts(self.conn.execute(f"SELECT * FROM boards {clause} ORDER BY ats, token COLLATE NOCASE",
+                                             list(ats))))
+
+    def boards_to_fetch(self, ats: Sequence[str], tokens: Sequence[str] = ()) -> list[dict]:
+        """The boards a run fetches: those named, else all of the ATS but the ones missing too often."""
+        boards = self.boards(ats)
+        if tokens:
+            wanted = set(tokens)
+            return [b for b in boards if b["token"] in wanted or f"{b['ats']}:{b['token']}" in wanted]
+        return [b for b in boards if b["misses"] < MISSES_BEFORE_SKIPPING]
+
+    def source_ids_of_feed(self, feed: str) -> frozenset[str]:
+        """Provider ids of the postings stored from one board."""
+        return frozenset(r[0] for r in self.conn.execute(
+            "SELECT source_id FROM postings WHERE feed = ? AND source_id IS NOT NULL", (feed,)))
+
+    def board_fetched(self, board_id: int, feed: str, source_ids: Sequence[str], *, company: str | None,
+                      validators: dict, query_key: str, host: str | None) -> tuple[int, int]:
+        """A complete fetch of a board: its postings no longer listed are closed, listed ones open
+        again, and the board is `ok`. Returns (closed, reopened); joins an open transaction."""
+        now = utc_now()
+        listed = json.dumps(sorted(set(source_ids)))
+        with self.transaction(commit=False):
+            closed = self.conn.execute(
+                "UPDATE postings SET closed_at = ? WHERE feed = ? AND closed_at IS NULL AND source_id NOT IN "
+                "(SELECT value FROM json_each(?))", (now, feed, listed)).rowcount
+            reopened = self.conn.execute(
+                "UPDATE postings SET closed_at = NULL WHERE feed = ? AND closed_at IS NOT NULL AND source_id IN "
+                "(SELECT value FROM json_each(?))", (feed, listed)).rowcount
+            self.conn.execute(
+                "UPDATE boards SET status = 'ok', last_fetched_at = ?, last_error = NULL, misses = 0, "
+                "company = coalesce(?, company), open_jobs = ?, host = coalesce(?, host), etag = ?, "
+                "last_modified = ?, body_hash = ?, validators_query = ? WHERE id = ?",
+                (now, company, len(set(source_ids)), host, validators.get("etag"), validators.get("last_modified"),
+                 validators.get("body_hash"), query_key, board_id))
+        return closed, reopened
+
+    def board_unchanged(self, board_id: int, feed: str) -> None:
+        """The board answered that nothing changed: its open postings were seen again."""
+        now = utc_now()
+        with self.transaction(commit=False):
+            self.conn.execute("UPDATE postings SET last_seen_at = ? WHERE feed = ? AND closed_at IS NULL", (now, feed))
+            self.conn.execute("UPDATE boards SET status = 'ok', last_fetched_at = ?, last_error = NULL, misses = 0 "
+                              "WHERE id = ?", (now, board_id))
+
+    def board_failed(self, board_id: int, status: str, error: str) -> None:
+        """A board that is `missing` (counted toward skipping it) or `failed`; it closes nothing."""
+        with self.transaction(commit=False):
+            self.conn.execute(
+                "UPDATE boards SET status = ?, last_fetched_at = ?, last_error = ?, "
+                "misses = CASE WHEN ? = 'missing' THEN misses + 1 ELSE 0 END WHERE id = ?",
+                (status, utc_now(), error, status, board_id))
+
+    def posting_urls(self) -> Iterator[str]:
+        """Every URL stored postings carry: their own, and the original ones a source kept in its row
+        (TheirStack's final_url, url and source_url)."""
+        for row in self.conn.execute(
+                "SELECT url, CASE WHEN source = 'theirstack' AND json_valid(raw_json) THEN "
+                "json_extract(raw_json, '$.final_url') END, CASE WHEN source = 'theirstack' AND json_valid(raw_json) "
+                "THEN json_extract(raw_json, '$.url') END, CASE WHEN source = 'theirstack' AND json_valid(raw_json) "
+                "THEN json_extract(raw_json, '$.source_url') END FROM postings"):
+            for url in row:
+                if isinstance(url, str) and url:
+                    yield url
 
     def upsert_many(self, postings: Iterable[JobPosting]) -> tuple[int, int]:
         """Store postings not stored yet; returns (inserted, skipped)."""
@@ -394,34 +557,44 @@ class SQLiteStore:
         yield from _dicts(self.conn.execute(*_limited(sql, params, limit)))
 
     def facts(self, where: PostingFilter) -> list[tuple]:
-        """(source, company, skills, country_code, remote_scope) of matching postings, from the covering index."""
+        """(job_key, source, company, skills, country_code, remote_scope) of matching postings, from the
+        covering index; a job stored from several sources comes once."""
         clause, params = filter_sql(where)
-        return self.conn.execute(f"SELECT source, company, skills, country_code, remote_scope FROM postings p "
-                                 f"INDEXED BY postings_insights WHERE {clause}", params).fetchall()
+        rows = self.conn.execute(f"SELECT job_key, source, company, skills, country_code, remote_scope "
+                                 f"FROM postings p INDEXED BY postings_insights WHERE {clause}", params).fetchall()
+        return list({row[0]: row for row in reversed(rows)}.values())
 
     def summary(self, where: PostingFilter) -> dict:
-        """Totals, date range and counts by source, role, level and day: each one indexed query."""
+        """Totals, date range and counts by source, role, level and day; a job from several sources
+        counts once (in each source's row, it counts for that source)."""
         clause, params = filter_sql(where)
 
         def value(expression: str):
             return self.conn.execute(f"SELECT {expression} FROM postings p WHERE {clause}", params).fetchone()[0]
 
         def grouped(columns: str) -> list[tuple]:
-            return self.conn.execute(f"SELECT {columns}, count(*) FROM postings p WHERE {clause} "
+            return self.conn.execute(f"SELECT {columns}, count(DISTINCT job_key) FROM postings p WHERE {clause} "
                                      f"GROUP BY {columns}", params).fetchall()
 
-        return {"postings": value("count(*)"), "companies": value("count(DISTINCT company COLLATE NOCASE)"),
+        return {"postings": value("count(DISTINCT job_key)"),
+                "companies": value("count(DISTINCT company COLLATE NOCASE)"),
                 "first_date": value("min(date_posted)"), "last_date": value("max(date_posted)"),
                 "by_source": grouped("source"), "by_role_level": grouped("role_bucket, level_bucket"),
                 "by_day": grouped("date_posted")}
 
     def place_labels(self, where: PostingFilter) -> list[str]:
-        """Clean place labels ("Dallas, TX", "Berlin, Germany") of on-site postings, most frequent first."""
+        """Clean place labels ("Dallas, TX", "Berlin, Germany") of on-site postings, most frequent first.
+
+        A posting with several places counts in each; a job from several sources counts once."""
         clause, params = filter_sql(where)
         rows = self.conn.execute(
-            f"SELECT city, upper(region_code), country_code, count(*) AS n FROM postings p "
-            f"WHERE {clause} AND p.country_code IS NOT NULL AND (p.city IS NOT NULL OR p.region_code IS NOT NULL) "
-            f"GROUP BY lower(city), upper(region_code), country_code ORDER BY n DESC, city", params).fetchall()
+            f"SELECT city, region, country_code, count(DISTINCT job_key) AS n FROM ("
+            f"SELECT p.job_key, p.city, upper(p.region_code) AS region, p.country_code FROM postings p "
+            f"WHERE {clause} UNION ALL "
+            f"SELECT p.job_key, pp.city, upper(pp.region_code), pp.country_code FROM posting_places pp "
+            f"JOIN postings p ON p.id = pp.posting_id WHERE p.more_places > 0 AND {clause}) "
+            f"WHERE country_code IS NOT NULL AND (city IS NOT NULL OR region IS NOT NULL) "
+            f"GROUP BY lower(city), region, country_code ORDER BY n DESC, city", params + params).fetchall()
         labels = dict.fromkeys(place_label(city, region, country) for city, region, country, _ in rows)
         return [label for label in labels if label]
 
@@ -482,6 +655,8 @@ def filter_sql(where: PostingFilter) -> tuple[str, list]:
         clauses.append("p.remote = 1")
     elif where.remote == "exclude":
         clauses.append("coalesce(p.remote, 0) = 0")
+    if where.open_only:
+        clauses.append("p.closed_at IS NULL")
     place = where.place
     if place is not None:
         if place.remote_only:
@@ -496,15 +671,23 @@ def filter_sql(where: PostingFilter) -> tuple[str, list]:
 
 
 def _inside_sql(place: Place) -> tuple[str, list]:
+    """The place test on a posting's first place, or on any other it has (posting_places)."""
+    first, params = _place_test(place, "p")
+    more, more_params = _place_test(place, "pp")
+    return (f"({first}) OR (p.more_places > 0 AND EXISTS (SELECT 1 FROM posting_places pp "
+            f"WHERE pp.posting_id = p.id AND {more}))"), params + more_params
+
+
+def _place_test(place: Place, table: str) -> tuple[str, list]:
     clauses, params = ["1 = 1"], []
     if place.countries:
-        clauses.append(f"p.country_code IN ({','.join('?' * len(place.countries))})")
+        clauses.append(f"{table}.country_code IN ({','.join('?' * len(place.countries))})")
         params.extend(sorted(place.countries))
     if place.region:
-        clauses.append("upper(p.region_code) = ?")
+        clauses.append(f"upper({table}.region_code) = ?")
         params.append(place.region)
     if place.city:
-        clauses.append("p.city = ? COLLATE NOCASE")
+        clauses.append(f"{table}.city = ? COLLATE NOCASE")
         params.append(place.city)
     return " AND ".join(clauses), params
 
