@@ -22,22 +22,28 @@ from .models import (
     IngestionQuery,
     QueryError,
 )
+from .boards import BoardSpecError, parse_spec, parse_url, specs_from_text
 from .pipeline import (
     RunSummary,
+    boards_for_run,
     list_runs,
     next_allowed_call,
     plan_fetch,
     rebuild_skills,
     record_held_back,
+    run_boards,
     run_ingest,
 )
 from .places import parse_place
 from .skills import catalog
 from .sources import (
+    ALL_BOARDS,
+    ATS_FAMILIES,
     SOURCES,
     ConfigError,
     HttpSettings,
     SourceError,
+    ats_families,
     get_source,
     source_class,
 )
@@ -171,7 +177,44 @@ def build_parser(prog: str = "skillpulse") -> argparse.ArgumentParser:
     runs.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="how many runs (default: 20)")
     runs.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     runs.set_defaults(handler=cmd_runs)
+    add_boards_arguments(commands.add_parser(
+        "boards", help="the company job boards to fetch: add, list, remove, discover",
+        description="The registry of company job boards (Greenhouse, Lever, Ashby, SmartRecruiters) that "
+                    "`ingest --source boards` fetches."))
     return parser
+
+
+BOARD_SPEC_HELP = ("ATS:TOKEN (greenhouse:stripe, lever:spotify, ashby:Ramp, smartrecruiters:Acme) or a board "
+                   "or job URL (https://boards.greenhouse.io/stripe, https://jobs.lever.co/spotify/...)")
+
+
+def add_boards_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="boards_command", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    add = actions.add_parser("add", help="register boards", description=f"Register boards. SPEC is {BOARD_SPEC_HELP}.")
+    add.add_argument("specs", nargs="*", metavar="SPEC", help="a board to add")
+    add.add_argument("--from-file", metavar="FILE",
+                     help="one SPEC a line, or a CSV with a url column; bad lines are skipped and counted")
+    _add_common(add)
+    add.set_defaults(handler=cmd_boards_add)
+    listing = actions.add_parser("list", help="show registered boards and how their last fetch went",
+                                 description="Registered boards: status new, ok, failed or missing; open jobs; "
+                                             "when last fetched; the last error.")
+    listing.add_argument("--ats", choices=tuple(ATS_FAMILIES), help="only boards of this ATS")
+    listing.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    _add_common(listing)
+    listing.set_defaults(handler=cmd_boards_list)
+    remove = actions.add_parser("remove", help="forget boards (their stored postings stay)",
+                                description=f"Forget boards; their stored postings stay. SPEC is {BOARD_SPEC_HELP}.")
+    remove.add_argument("specs", nargs="+", metavar="SPEC")
+    _add_common(remove)
+    remove.set_defaults(handler=cmd_boards_remove)
+    discover = actions.add_parser("discover", help="register the boards that stored postings link to",
+                                  description="Register every board that stored postings' URLs point at (for "
+                                              "TheirStack rows also their original final_url, url and source_url).")
+    discover.add_argument("--dry-run", action="store_true", help="list what would be added; change nothing")
+    _add_common(discover)
+    discover.set_defaults(handler=cmd_boards_discover)
 
 
 INGEST_DESCRIPTION = """\
@@ -183,14 +226,27 @@ environment:
   SKILLPULSE_DB              default database path
   SKILLPULSE_THEIRSTACK_URL  TheirStack jobs search endpoint (for proxies and test servers)
   SKILLPULSE_REMOTIVE_URL    Remotive remote-jobs endpoint
+  SKILLPULSE_GREENHOUSE_URL, SKILLPULSE_LEVER_URL, SKILLPULSE_LEVER_EU_URL,
+  SKILLPULSE_ASHBY_URL, SKILLPULSE_SMARTRECRUITERS_URL
+                             company board APIs (for proxies and test servers)
+
+company boards: --source greenhouse|lever|ashby|smartrecruiters fetches the
+registered boards of that ATS (see `skillpulse boards add`), --source boards
+all of them; each board is fetched whole, so --max-results does not apply.
 
 exit codes: 0 finished, 1 the run failed, 2 usage or configuration error
 """
 
 
 def add_ingest_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--source", default="theirstack", choices=tuple(SOURCES),
-                        help="where to fetch postings (default: theirstack)")
+    parser.add_argument("--source", default="theirstack", choices=(*SOURCES, *ATS_FAMILIES, ALL_BOARDS),
+                        help="where to fetch postings: theirstack, remotive, one ATS's registered boards, "
+                             "or boards for all of them (default: theirstack)")
+    parser.add_argument("--board", action="append", metavar="TOKEN",
+                        help="with a board source: only this board (TOKEN, or ATS:TOKEN with --source boards); "
+                             "repeatable; a board not registered yet is added")
+    parser.add_argument("--concurrency", type=_positive_int, default=8, metavar="N",
+                        help="board sources: most requests in flight at once, across all hosts (default: 8)")
     _add_filters(parser, days_default=30)
     parser.add_argument("--max-results", type=_positive_int, default=250, metavar="N",
                         help="most postings to request from the source; also the TheirStack credit cap "
@@ -229,7 +285,9 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
 def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     _add_common(parser)
     parser.add_argument("--limit", type=_positive_int, default=10, metavar="N", help="how many postings (default: 10)")
-    parser.add_argument("--source", choices=tuple(SOURCES), help="only postings from this source")
+    parser.add_argument("--source", choices=(*SOURCES, *ATS_FAMILIES), help="only postings from this source")
+    parser.add_argument("--open", action="store_true",
+                        help="only postings still open (no complete board fetch has found them gone)")
     _add_filters(parser, days_default=None)
     parser.add_argument("--format", choices=("table", "json", "csv"),
                         default="table", help="output format: aligned columns for people (default), "
@@ -258,6 +316,11 @@ def cmd_ingest(args) -> int:
     _stop_on_signals()
     query = IngestionQuery(source=args.source, location=args.location, role=args.role, level=args.level,
                            days=args.days, max_results=args.max_results, remote=args.remote)
+    if args.source in ATS_FAMILIES or args.source == ALL_BOARDS:
+        return _ingest_boards(args, query)
+    if args.board:
+        raise QueryError(f"--board applies to board sources ({', '.join(ATS_FAMILIES)}, {ALL_BOARDS}), "
+                         f"not to {args.source}")
     source_cls = source_class(args.source)
     settings = HttpSettings(max_retries=args.max_retries, backoff_factor=args.backoff_factor, timeout=args.timeout,
                             min_interval=_default(args.min_interval, source_cls.default_min_interval))
@@ -280,9 +343,7 @@ def cmd_ingest(args) -> int:
                            max_pages=args.max_pages)
         if state.since:
             log.info("incremental: asking for postings discovered since %s", state.since)
-        cores = os.cpu_count() or 1
-        workers = _default(args.workers, min(cores, 4) if cores > 1 else 0)
-        summary = run_ingest(query, source, store, state=state, dry_run=args.dry_run, workers=workers,
+        summary = run_ingest(query, source, store, state=state, dry_run=args.dry_run, workers=_workers(args),
                              stop=_STOP.is_set,
                              progress=_progress(args))
     finally:
@@ -291,6 +352,54 @@ def cmd_ingest(args) -> int:
             store.close()
     _report(args, summary)
     return EXIT_OK
+
+
+def _ingest_boards(args, query: IngestionQuery) -> int:
+    families = ats_families(args.source)
+    named = [_board_name(args.source, token) for token in args.board or ()]
+    path = _db_path(args)
+    if args.dry_run and not path.exists():
+        raise StoreOpenError(f"no database at {path}: register boards first with `skillpulse boards add` or pass --db")
+    with SQLiteStore.open(path, readonly=args.dry_run) as store:
+        if named and not args.dry_run:
+            added, _ = store.add_boards(named)
+            if added:
+                log.info("registered %d new board%s", added, "s" * (added != 1))
+        boards = boards_for_run(store, families, query, [spec.key for spec in named])
+        if not boards:
+            which = ", ".join(spec.key for spec in named) if named else f"{args.source} boards"
+            raise ConfigError(f"no {which} registered to fetch; add some with `skillpulse boards add "
+                              f"greenhouse:TOKEN` (or a board URL), or see `skillpulse boards list`")
+        settings = HttpSettings(max_retries=args.max_retries, backoff_factor=args.backoff_factor,
+                                timeout=args.timeout, min_interval=_default(args.min_interval, 0.0))
+        log.info("fetching %d board%s, up to %d requests at once", len(boards), "s" * (len(boards) != 1),
+                 args.concurrency)
+        try:
+            summary = run_boards(query, boards, families, None if args.dry_run else store, settings=settings,
+                                 concurrency=args.concurrency, dry_run=args.dry_run, workers=_workers(args),
+                                 progress=_progress(args), stop=_STOP.is_set)
+        finally:
+            _end_progress(args)
+    _report(args, summary)
+    return EXIT_OK
+
+
+def _board_name(source: str, text: str):
+    """A --board value as a BoardSpec: TOKEN of the source's ATS, or ATS:TOKEN, or a URL."""
+    if ":" not in text and source != ALL_BOARDS:
+        text = f"{source}:{text}"
+    try:
+        spec = parse_spec(text)
+    except BoardSpecError as exc:
+        raise QueryError(f"--board: {exc}", "board") from None
+    if source != ALL_BOARDS and spec.ats != source:
+        raise QueryError(f"--board {text!r} is a {spec.ats} board, but --source is {source}", "board")
+    return spec
+
+
+def _workers(args) -> int:
+    cores = os.cpu_count() or 1
+    return _default(args.workers, min(cores, 4) if cores > 1 else 0)
 
 
 def _default(value, fallback):
@@ -306,7 +415,8 @@ def _report(args, summary: RunSummary) -> None:
 def cmd_inspect(args) -> int:
     with SQLiteStore.open(_db_path(args), readonly=True) as store:
         where = PostingFilter(source=args.source, role=args.role, level=args.level,
-                              place=parse_place(args.location), remote=args.remote, days=args.days)
+                              place=parse_place(args.location), remote=args.remote, days=args.days,
+                              open_only=args.open)
         fmt = args.format
         if args.summary:
             print(_render_summary(store, where, fmt))
@@ -439,6 +549,82 @@ def cmd_runs(args) -> int:
                                   "inserted", "skipped", "stopped_by", "query_json", "error"),
                            {"query_json": 60, "error": 60}))
     return EXIT_OK
+
+
+def cmd_boards_add(args) -> int:
+    specs, bad = [], 0
+    for text in args.specs:
+        try:
+            specs.append(parse_spec(text))
+        except BoardSpecError as exc:
+            raise QueryError(str(exc)) from None
+    if args.from_file:
+        try:
+            text = Path(args.from_file).expanduser().read_text("utf-8-sig", errors="replace")
+        except OSError as exc:
+            raise ConfigError(f"cannot read {args.from_file}: {exc.strerror or exc}") from None
+        from_file, skipped = specs_from_text(text)
+        specs += from_file
+        bad = len(skipped)
+        for line in skipped[:5]:
+            log.warning("skipped %r: not a board of %s", line[:100], ", ".join(ATS_FAMILIES))
+    if not specs and not bad:
+        raise QueryError("give at least one SPEC or --from-file FILE")
+    with SQLiteStore.open(_db_path(args)) as store:
+        new, known = store.add_boards(specs)
+    log.info("added %d board%s (%d already registered)%s", new, "s" * (new != 1), known,
+             f"; skipped {bad} line{'s' * (bad != 1)} that name no board" if bad else "")
+    return EXIT_OK
+
+
+def cmd_boards_list(args) -> int:
+    with SQLiteStore.open(_db_path(args), readonly=True) as store:
+        rows = store.boards([args.ats] if args.ats else [])
+    fields = ("ats", "token", "company", "status", "open_jobs", "last_fetched_at", "last_error", "host", "misses",
+              "added_at")
+    rows = [{name: row[name] for name in fields} for row in rows]
+    if args.format == "json":
+        print(output.to_json(rows))
+    else:
+        print(output.table(rows, ("ats", "token", "company", "status", "open_jobs", "last_fetched_at", "last_error"),
+                           {"company": 24, "last_error": 70}))
+    return EXIT_OK
+
+
+def cmd_boards_remove(args) -> int:
+    try:
+        specs = [parse_spec(text) for text in args.specs]
+    except BoardSpecError as exc:
+        raise QueryError(str(exc)) from None
+    with SQLiteStore.open(_db_path(args), readonly=False) as store:
+        removed = store.remove_boards(specs)
+    log.info("removed %d board%s%s", removed, "s" * (removed != 1),
+             f" ({len(specs) - removed} were not registered)" if removed < len(specs) else "")
+    return EXIT_OK
+
+
+def cmd_boards_discover(args) -> int:
+    path = _db_path(args)
+    with SQLiteStore.open(path, readonly=True) as store:
+        found = {}
+        for url in store.posting_urls():
+            ref = parse_url(url)
+            if ref is not None and ref.board is not None:
+                found.setdefault(ref.board.key, ref.board)
+        registered = {f"{b['ats']}:{b['token']}" for b in store.boards()}
+    new = [spec for key, spec in sorted(found.items()) if key not in registered]
+    if args.dry_run:
+        for spec in new:
+            print(spec.key)
+        log.info("found %d boards in stored postings, %d not registered yet [dry run: nothing added]",
+                 len(found), len(new))
+        return EXIT_OK
+    with SQLiteStore.open(path) as store:
+        added, _ = store.add_boards(new)
+    log.info("found %d boards in stored postings; added %d new", len(found), added)
+    return EXIT_OK
+
+
 
 
 # ---- plumbing ----------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from typing import Callable
 from .models import IngestionQuery, JobPosting, date_window
 from .role_match import classify, matches_query
 from .skills import extract_skills
-from .sources import FetchState, InvalidRow, Source, get_source
+from .sources import FetchState, HttpSettings, InvalidRow, Source, SourceError, get_source
+from .sources.ats import DEFAULT_CONCURRENCY, Ats, Board, Snapshot, fetch_boards
 from .storage_sqlite import SQLiteStore, StoreError, utc_now
 from .text import valid_unicode
 from .workers import Analysis, Analyzer, PageWriter, analyzed_text, prefetched
@@ -30,8 +31,9 @@ COMMIT_EVERY_S = 2.0
 # A run that stopped on a repeated page is not complete: what the source skipped is a gap.
 COMPLETE = ("end_of_results", "total_reached")
 
-__all__ = ["RunSummary", "get_source", "list_runs", "next_allowed_call", "plan_fetch", "query_key", "rebuild_skills",
-           "record_held_back", "run_ingest"]
+__all__ = ["RunSummary", "boards_for_run", "get_source", "list_runs", "next_allowed_call", "plan_fetch", "query_key",
+           "rebuild_skills", "record_held_back", "run_boards", "run_ingest"]
+BOARD_COUNTS = ("boards_ok", "boards_failed", "boards_missing", "boards_unchanged")
 
 
 @dataclass
@@ -45,19 +47,33 @@ class RunSummary:
     matched: int = 0
     inserted: int = 0
     skipped: int = 0
+    duplicates: int = 0          # matched postings of a job already stored from another source
     duration_s: float = 0.0
     stopped_by: str | None = None
     dry_run: bool = False
+    boards_ok: int | None = None  # board runs only: how the boards fared
+    boards_failed: int | None = None
+    boards_missing: int | None = None
+    boards_unchanged: int | None = None
     run_id: int | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data.pop("run_id")
+        for name in BOARD_COUNTS:
+            if data[name] is None:
+                data.pop(name)
         return data
 
     def line(self) -> str:
         text = (f"{self.source}: fetched {self.fetched}, invalid {self.invalid}, matched {self.matched}, "
-                f"inserted {self.inserted}, skipped {self.skipped} in {self.duration_s:.1f}s")
+                f"inserted {self.inserted}, skipped {self.skipped}")
+        if self.duplicates:
+            text += f" ({self.duplicates} already known from another source)"
+        if self.boards_ok is not None:
+            text += (f"; boards: {self.boards_ok} ok, {self.boards_unchanged} unchanged, "
+                     f"{self.boards_missing} missing, {self.boards_failed} failed")
+        text += f" in {self.duration_s:.1f}s"
         if self.stopped_by in ("max_results", "max_pages"):
             text += f" (stopped by --{self.stopped_by.replace('_', '-')})"
         return text + (" [dry run: nothing written]" if self.dry_run else "")
@@ -103,6 +119,83 @@ def run_ingest(
     return run.finish()
 
 
+def run_boards(
+    query: IngestionQuery,
+    boards: list[Board],
+    families: dict[str, Ats],
+    store: SQLiteStore | None,
+    *,
+    settings: HttpSettings = HttpSettings(),
+    env: dict | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    dry_run: bool = False,
+    workers: int = 0,
+    progress: Callable[[RunSummary], None] = lambda summary: None,
+    stop: Callable[[], bool] = lambda: False,
+) -> RunSummary:
+    """Fetch company boards, up to `concurrency` at once, and store each one as it arrives.
+
+    Each board is a feed of its own: a missing or failed board is recorded on the board and
+    counted, and the run goes on. The run fails (SourceError) only when no board could be fetched.
+    """
+    run = _Run(query, _BoardFeed(None, None, query.source), store, FetchState(), dry_run)
+    summary = run.summary
+    for name in BOARD_COUNTS:
+        setattr(summary, name, 0)
+    key = query_key(query)
+    with Analyzer(workers) as analyzer:
+        try:
+            for snapshot in fetch_boards(boards, families, settings, os.environ if env is None else env, concurrency,
+                                         before_waiting=run.commit, should_stop=stop):
+                if stop():
+                    raise KeyboardInterrupt
+                run.take_board(snapshot, families[snapshot.board.ats], analyzer, key)
+                progress(summary)
+            run.flush()
+            run.stop_writing()
+        except BaseException as exc:
+            run.fail(exc)
+            raise
+    if boards and not (summary.boards_ok or summary.boards_unchanged):
+        error = SourceError(f"none of the {len(boards)} boards could be fetched ({summary.boards_missing} missing, "
+                            f"{summary.boards_failed} failed); see `skillpulse boards list`")
+        run.fail(error)
+        raise error
+    return run.finish()
+
+
+def boards_for_run(store: SQLiteStore, families: dict[str, Ats], query: IngestionQuery,
+                   named: list[str] = ()) -> list[Board]:
+    """The boards a run fetches, with what the last fetch for the same query left behind.
+
+    Validators (ETag, body hash) count only for the query that stored the board: a run with
+    other filters fetches and analyzes the whole board again, so it stores what the earlier one
+    filtered out.
+    """
+    key = query_key(query)
+    boards = []
+    for row in store.boards_to_fetch(list(families), named):
+        same_query = row["validators_query"] == key
+        feed = f"{row['ats']}:{row['token']}"
+        stored = store.source_ids_of_feed(feed) if families[row["ats"]].needs_stored_ids else frozenset()
+        boards.append(Board(row["ats"], row["token"], row["id"], row["host"], row["company"],
+                            row["etag"] if same_query else None, row["last_modified"] if same_query else None,
+                            row["body_hash"] if same_query else None, stored))
+    return boards
+
+
+class _BoardFeed:
+    """One board as the run's normalizer sees it: the ATS's name and its normalize, for this board."""
+
+    def __init__(self, ats: Ats | None, board: Board | None, name: str | None = None):
+        self.name = name or ats.name
+        self.ats, self.board = ats, board
+        self.incremental = False
+
+    def normalize(self, row: dict) -> JobPosting:
+        return self.ats.normalize(row, self.board)
+
+
 class _Run:
     """The state of one ingest run. A page is analyzed while the next one is fetched, then stored
     by a PageWriter, which commits every COMMIT_EVERY_S, before the run waits for the network, and
@@ -124,10 +217,11 @@ class _Run:
             store.record_request(source.name, query_key(query), self.started_at)
             self.writer = PageWriter(store.path, COMMIT_EVERY_S)
 
-    def take(self, rows: list[dict], analyzer: Analyzer) -> None:
+    def take(self, rows: list[dict], analyzer: Analyzer, feed: Source | None = None) -> None:
+        """Normalize, recognize and start analyzing a page (of `feed`, else of the run's source)."""
         self._count_committed()
         self.summary.fetched += len(rows)
-        postings = _normalize(self.source, rows, self.summary)
+        postings = _normalize(feed or self.source, rows, self.summary)
         self.newest = max([self.newest, *(p.discovered_at for p in postings if p.discovered_at)])
         page = _recognize(postings, self.query, self.store, self.summary, self.unstored)
         page.analysis = analyzer.submit(page.candidates, self.query)
@@ -146,6 +240,35 @@ class _Run:
         else:
             self.summary.inserted += len(fresh)
         self.pending = None
+
+    def take_board(self, snapshot: Snapshot, ats: Ats, analyzer: Analyzer, key: str) -> None:
+        """One board's snapshot: its postings stored as a page, then the board's own record (a
+        complete fetch closes the postings it no longer lists) in the same transaction."""
+        board, summary = snapshot.board, self.summary
+        if snapshot.status == "ok":
+            summary.boards_ok += 1
+            self.take(snapshot.rows, analyzer, _BoardFeed(ats, board))
+            self.flush()
+            listed = [str(row["id"]).strip() for row in snapshot.rows if isinstance(row, dict) and row.get("id") is not None]
+            self._record(lambda store: store.board_fetched(
+                board.id, board.key, listed, company=snapshot.company, validators=snapshot.validators,
+                query_key=key, host=snapshot.host))
+            return
+        if snapshot.status == "unchanged":
+            summary.boards_unchanged += 1
+            log.debug("%s: unchanged since the last run", board.key)
+            self._record(lambda store: store.board_unchanged(board.id, board.key))
+            return
+        if snapshot.status == "missing":
+            summary.boards_missing += 1
+        else:
+            summary.boards_failed += 1
+        log.warning("%s %s: %s", board.key, snapshot.status, snapshot.error)
+        self._record(lambda store: store.board_failed(board.id, snapshot.status, snapshot.error or snapshot.status))
+
+    def _record(self, call) -> None:
+        if self.writer is not None:
+            self.writer.call(call)
 
     def commit(self) -> None:
         """Have the writer commit what it has (the run is about to wait for the network)."""
@@ -322,12 +445,13 @@ class _Page:
     candidates: list[JobPosting]        # not stored yet: to classify, match and extract
     seen: list[str]                     # stored already: only last_seen_at moves
     analysis: Analysis | None = None
+    elsewhere: set[str] = field(default_factory=set)  # job_keys stored from another source too
 
 
 def _recognize(postings, query, store, summary, unstored: set[str]) -> _Page:
     """Recognize stored postings before any classification: a rerun costs almost nothing."""
     known = store.known(postings) if store is not None else {}
-    page = _Page([], [])
+    page = _Page([], [], elsewhere=store.other_sources(postings) if store is not None else set())
     for posting in postings:
         stored = known.get(posting.id)
         if stored or posting.id in unstored:
@@ -339,6 +463,7 @@ def _recognize(postings, query, store, summary, unstored: set[str]) -> _Page:
             if matches_query(posting, query):
                 summary.matched += 1
                 summary.skipped += 1
+                summary.duplicates += posting.job_key in page.elsewhere
             continue
         unstored.add(posting.id)
         page.candidates.append(posting)
@@ -354,6 +479,7 @@ def _analyzed(page: _Page, summary: RunSummary) -> list[JobPosting]:
             _invalid(summary, posting.source, posting.source_id or posting.id, verdict.error)
             continue
         posting.role_bucket, posting.level_bucket, posting.skills = verdict.role, verdict.level, verdict.skills
+        summary.duplicates += posting.job_key in page.elsewhere
         fresh.append(posting)
     return fresh
 

@@ -211,3 +211,20 @@ def place_contains(query: Place, country: str | None, region: str | None, city: 
     if query.city and not same_city(city, query.city):
         return False
     return True
+
+
+def structured_place(city: str | None, region: str | None, country: str | None) -> Place:
+    """A place from a source's separate fields ("Austin", "Texas", "United States" or "US"),
+    as parse_place would read "Austin, TX, United States"."""
+    t = _tables()
+    code = t.countries.get((country or "").strip().lower()) if country else None
+    region_code = None
+    if region and region.strip():
+        for candidate in ([code] if code else list(HOME_REGIONS)):
+            region_code = t.subdivisions.get(candidate, {}).get(region.strip().lower())
+            if region_code:
+                code = candidate
+                break
+    city = " ".join(city.split())[:MAX_PLACE] if city and city.strip() else None
+    return Place(frozenset([code]) if code else frozenset(), region_code, city,
+                 text=", ".join(p for p in (city, region, country) if p))

@@ -312,6 +312,14 @@ class SQLiteStore:
             with self.transaction():
                 pass
 
+    def rollback(self) -> None:
+        """Give up the open transaction, if any (after an error in a call that joined it)."""
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
     def close(self) -> None:
         self.conn.close()
 

@@ -218,6 +218,12 @@ class Analyzer:
 _COMMIT = object()
 
 
+class _Call(NamedTuple):
+    """A store call the writer makes in its thread, in order with the pages (a board's bookkeeping)."""
+
+    function: Callable[[SQLiteStore], None]
+
+
 class PageWriter:
     """Stores pages in a thread, on a connection of its own, while the caller goes on fetching.
 
@@ -240,6 +246,11 @@ class PageWriter:
         self.check()
         self._inbox.put((new, seen, ids))
 
+    def call(self, function: Callable[[SQLiteStore], None]) -> None:
+        """Queue a store call, made in the same transaction as the pages saved before it."""
+        self.check()
+        self._inbox.put(_Call(function))
+
     def commit(self) -> None:
         self._inbox.put(_COMMIT)
 
@@ -260,7 +271,7 @@ class PageWriter:
         return sum(p[0] for p in pages), sum(p[1] for p in pages), [i for p in pages for i in p[2]]
 
     def _run(self) -> None:
-        store, batch, started = None, [], 0.0
+        store, batch, started, dirty = None, [], 0.0, False
         try:
             store = SQLiteStore.open(self.path)
         except BaseException as exc:  # handed to the caller by check()
@@ -269,18 +280,24 @@ class PageWriter:
             item = self._inbox.get()
             try:
                 if self.error is None and item is not None and item is not _COMMIT:
-                    new, seen, ids = item
-                    started = started if batch else time.monotonic()
-                    batch.append((*store.save_page(new, seen, commit=False), ids))
-                if self.error is None and batch and (item is None or item is _COMMIT or
+                    started = started if dirty else time.monotonic()
+                    dirty = True
+                    if isinstance(item, _Call):
+                        item.function(store)
+                    else:
+                        new, seen, ids = item
+                        batch.append((*store.save_page(new, seen, commit=False), ids))
+                if self.error is None and dirty and (item is None or item is _COMMIT or
                                                      time.monotonic() - started >= self.commit_every):
                     store.commit()
                     store.check_file()
                     with self._lock:
                         self._committed += batch
-                    batch = []
-            except BaseException as exc:  # save_page rolled the batch back
-                self.error, batch = exc, []
+                    batch, dirty = [], False
+            except BaseException as exc:  # the open transaction rolled back
+                self.error, batch, dirty = exc, [], False
+                if store is not None and store.in_transaction:
+                    store.rollback()
             if item is None:
                 break
         if store is not None:

@@ -1,4 +1,5 @@
-"""Source registry: adding a source is one module here plus one line in SOURCES.
+"""Source registry: adding a source is one module here plus one line in SOURCES (an ATS family of
+company job boards: one line in ATS_FAMILIES, and its URL shapes in boards.py).
 
 Adapters are imported when a source is used, so commands that only read the database
 start without loading the HTTP stack.
@@ -25,8 +26,27 @@ SOURCES = {
     "remotive": "remotive:RemotiveSource",
 }
 
-__all__ = ["AuthError", "ConfigError", "FetchState", "HttpSettings", "InvalidRow", "Source",
-           "SourceError", "SOURCES", "get_source", "source_class"]
+# Company job boards, fetched board by board (sources/ats.py); `--source boards` takes them all.
+ATS_FAMILIES = {
+    "greenhouse": "greenhouse:ATS",
+    "lever": "lever:ATS",
+    "ashby": "ashby:ATS",
+    "smartrecruiters": "smartrecruiters:ATS",
+}
+ALL_BOARDS = "boards"
+
+__all__ = ["ALL_BOARDS", "ATS_FAMILIES", "AuthError", "ConfigError", "FetchState", "HttpSettings", "InvalidRow", "Source",
+           "SourceError", "SOURCES", "ats_families", "get_source", "source_class"]
+
+
+def ats_families(name: str) -> dict:
+    """The ATS families a `--source` name fetches: one, or all of them for `boards`."""
+    names = list(ATS_FAMILIES) if name == ALL_BOARDS else [name]
+    families = {}
+    for ats in names:
+        module, attribute = ATS_FAMILIES[ats].split(":")
+        families[ats] = getattr(importlib.import_module(f".{module}", __name__), attribute)
+    return families
 
 
 def source_class(name: str) -> type:

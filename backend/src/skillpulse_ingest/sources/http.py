@@ -174,7 +174,11 @@ class HttpClient:
         **kwargs,
     ) -> dict:
         """Send one request and return its JSON object, or raise a SourceError that says why."""
-        answer = self.request(method, url, **kwargs)
+        return self.read_json(self.request(method, url, **kwargs), explain)
+
+    def read_json(self, answer: Answer, explain: Callable[[Answer], SourceError | None] = lambda answer: None,
+                  expect: type = dict):
+        """The JSON body of an answer (an object, or what `expect` says), or a SourceError that says why."""
         if answer.status_code >= 400:
             raise explain(answer) or self._status_error(answer)
         try:
@@ -184,8 +188,9 @@ class HttpClient:
                               f"({_snippet(answer.text)!r}); try again later") from None
         except RecursionError:
             raise SourceError(f"{self.label} answered with JSON nested too deeply to read; try again later") from None
-        if not isinstance(body, dict):
-            raise SourceError(f"{self.label} answered with JSON that is not an object")
+        if not isinstance(body, expect):
+            kind = "an object" if expect is dict else "a list"
+            raise SourceError(f"{self.label} answered with JSON that is not {kind}")
         return body
 
     def request(self, method: str, url: str, **kwargs) -> Answer:

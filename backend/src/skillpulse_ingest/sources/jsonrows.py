@@ -20,11 +20,15 @@ class Row(dict):
 
 
 def loads(text: str):
-    """json.loads, except that objects in the arrays of a top-level object come back as Rows."""
+    """json.loads, except that objects in a top-level array, or in the arrays of a top-level
+    object, come back as Rows."""
     pos = _skip(text, 0)
-    if not text.startswith("{", pos):
+    if text.startswith("[", pos):
+        body, pos = _array(text, pos)
+    elif text.startswith("{", pos):
+        body, pos = _object(text, pos)
+    else:
         return json.loads(text)
-    body, pos = _object(text, pos)
     if _skip(text, pos) != len(text):
         return json.loads(text)  # raises json's own "Extra data" error
     return body
