@@ -375,7 +375,7 @@ def _ingest_boards(args, query: IngestionQuery) -> int:
         log.info("fetching %d board%s, up to %d requests at once", len(boards), "s" * (len(boards) != 1),
                  args.concurrency)
         try:
-            summary = run_boards(query, boards, families, None if args.dry_run else store, settings=settings,
+            summary = run_boards(query, boards, families, store, settings=settings,
                                  concurrency=args.concurrency, dry_run=args.dry_run, workers=_workers(args),
                                  progress=_progress(args), stop=_STOP.is_set)
         finally:
@@ -573,7 +573,7 @@ def cmd_boards_add(args) -> int:
     with SQLiteStore.open(_db_path(args)) as store:
         new, known = store.add_boards(specs)
     log.info("added %d board%s (%d already registered)%s", new, "s" * (new != 1), known,
-             f"; skipped {bad} line{'s' * (bad != 1)} that name no board" if bad else "")
+             f"; skipped {bad} line{'s' * (bad != 1)} that name{'s' * (bad == 1)} no board" if bad else "")
     return EXIT_OK
 
 
