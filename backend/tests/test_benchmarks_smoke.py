@@ -13,6 +13,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
     ("bench_skills.py", ["--postings", "20"], "speed-up over the naive loop"),
     ("bench_role_match.py", ["--repeat", "1"], "titles/s"),
     ("run.py", ["--quick"], "inspect --summary"),
+    ("bench_boards.py", ["--quick", "--delay", "0.05"], "requests in flight"),
 ])
 def test_benchmark_runs(script, args, expect):
     result = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,

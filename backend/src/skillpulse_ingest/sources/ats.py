@@ -173,8 +173,9 @@ def fetch_boards(boards: list[Board], families: Mapping[str, Ats], settings: Htt
     that many requests are in flight, across all hosts.
 
     Finished snapshots wait in a queue of `concurrency` places: when the caller falls behind, the
-    fetchers wait, and memory stays bounded. `before_waiting` runs in the caller's thread whenever
-    no snapshot is ready; `should_stop()` turning true ends the wait with KeyboardInterrupt. The
+    fetchers wait, and memory stays bounded. `before_waiting` runs in the caller's thread when no
+    snapshot has come for 0.2 s (not at every short gap: a commit per board costs more than the
+    board); `should_stop()` turning true ends the wait with KeyboardInterrupt. The
     threads are daemons that stop after their current request: Ctrl+C never waits for a slow host.
     """
     urls = {name: ats.base_urls(env) for name, ats in families.items()}  # bad URLs fail before any request
@@ -213,8 +214,7 @@ def fetch_boards(boards: list[Board], families: Mapping[str, Ats], settings: Htt
         thread.start()
     try:
         for _ in boards:
-            if done.empty():
-                before_waiting()
+            waited = False
             while True:
                 try:
                     snapshot = done.get(timeout=0.2)
@@ -222,6 +222,9 @@ def fetch_boards(boards: list[Board], families: Mapping[str, Ats], settings: Htt
                 except queue.Empty:
                     if should_stop():
                         raise KeyboardInterrupt from None
+                    if not waited:  # a slow host: commit now, rather than hold the write lock while waiting
+                        before_waiting()
+                        waited = True
             yield snapshot
     finally:
         stop.set()
