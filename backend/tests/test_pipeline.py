@@ -170,11 +170,11 @@ def test_a_database_error_rolls_back_the_open_batch_and_counts_none_of_it(db, mo
     rows = []
     real_row = storage_module._posting_row
 
-    def failing_row(posting, now):  # the disk fails while page 2 is written
+    def failing_row(posting, now, duplicate):  # the disk fails while page 2 is written
         rows.append(posting.id)
         if len(rows) == 4:
             raise sqlite3.OperationalError("disk I/O error")
-        return real_row(posting, now)
+        return real_row(posting, now, duplicate)
 
     monkeypatch.setattr(storage_module, "_posting_row", failing_row)
     pages = [[remotive_job(i) for i in range(n, n + 12)] for n in (0, 12, 24)]
@@ -194,7 +194,7 @@ def test_page_writer_reports_what_it_committed_and_then_its_error(db):
     writer = PageWriter(db, commit_every=3600)
     writer.save([first], [], [first.id, "not-matching"])
     writer.close()
-    assert writer.committed() == (1, 0, [first.id, "not-matching"]) and writer.committed() == (0, 0, [])
+    assert writer.committed() == (1, 0, 0, [first.id, "not-matching"]) and writer.committed() == (0, 0, 0, [])
 
     broken = PageWriter(db, commit_every=3600)
     broken.save([second], [], [second.id])
@@ -203,7 +203,7 @@ def test_page_writer_reports_what_it_committed_and_then_its_error(db):
     broken.close()
     with pytest.raises(AttributeError):
         broken.check()
-    assert broken.committed() == (0, 0, [])
+    assert broken.committed() == (0, 0, 0, [])
     with SQLiteStore.open(db) as store:
         assert store.count_postings() == 1
 

@@ -222,3 +222,48 @@ def test_smartrecruiters_pages_until_total_found():
                   match=[responses.matchers.query_param_matcher({"limit": "100", "offset": "100"})])
     snapshot = fetch(Board("smartrecruiters", "Big", stored_ids=frozenset(str(i) for i in range(130))))
     assert len(snapshot.rows) == 130 and len(responses.calls) == 2
+
+
+@pytest.mark.parametrize("status", [404, 500])
+@responses.activate
+def test_smartrecruiters_new_posting_whose_detail_fails_waits_for_the_next_run(status):
+    jobs = [smartrecruiters_posting(str(743999000000 + i), f"Engineer {i}") for i in range(2)]
+    listed = [{k: v for k, v in j.items() if k not in ("jobAd", "postingUrl")} for j in jobs]
+    responses.get(f"{SR}/AcmeInc/postings", json={"offset": 0, "limit": 100, "totalFound": 2, "content": listed})
+    responses.get(f"{SR}/AcmeInc/postings/743999000000", json=jobs[0])
+    responses.get(f"{SR}/AcmeInc/postings/743999000001", status=status, json={"message": "nope"})
+    snapshot = fetch(Board("smartrecruiters", "AcmeInc"))
+    assert snapshot.status == "ok" and [r["id"] for r in snapshot.rows] == ["743999000000"]
+
+
+# -- hostile rows --
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=200)  # lone surrogates included
+ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(), ANY_TEXT, st.lists(ANY_TEXT, max_size=3),
+                      st.dictionaries(ANY_TEXT, ANY_TEXT, max_size=3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(title=ANY_TEXT, location=ANY_TEXT, content=ANY_TEXT, anything=ANY_VALUE)
+def test_every_normalizer_takes_any_text_as_a_posting_or_an_invalid_row(title, location, content, anything):
+    rows = {
+        "greenhouse": {**greenhouse_job(1, "x"), "title": title, "location": {"name": location}, "content": content,
+                       "metadata": anything, "first_published": anything},
+        "lever": {**lever_posting(UUID, "x"), "text": title, "categories": {"location": location,
+                  "allLocations": anything}, "lists": [{"text": title, "content": content}], "createdAt": anything},
+        "ashby": {**ashby_job(UUID, "x"), "title": title, "location": location, "descriptionHtml": content,
+                  "address": {"postalAddress": {"addressLocality": location, "addressRegion": anything}}},
+        "smartrecruiters": {**smartrecruiters_posting("1", "x"), "name": title,
+                            "location": {"city": location, "region": anything, "country": title}},
+    }
+    for ats, row in rows.items():
+        board = Board(ats, "acme")
+        try:
+            p = FAMILIES[ats].normalize(row, board)
+        except (InvalidRow, ValueError):
+            continue
+        assert p.title and p.feed == "greenhouse:acme".replace("greenhouse", ats)
+        to_plain_text(p.description_raw)

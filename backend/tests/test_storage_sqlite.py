@@ -49,7 +49,7 @@ def test_known_matches_on_source_id_when_the_url_changed(db):
     with SQLiteStore.open(db) as store:
         store.upsert_many([posting(1)])
         moved = posting(1, url="https://boards.greenhouse.io/x/1")
-        assert store.known([moved]) == {moved.id: (posting(1).id, "backend", "entry")}
+        assert store.known([moved]) == {moved.id: (posting(1).id, "backend", "entry", False)}
 
 
 def test_a_posting_seen_again_under_a_new_url_moves_its_last_seen(db):
@@ -158,7 +158,7 @@ def test_version_1_database_is_migrated_forward_with_skills_backfilled(db):
         assert store.conn.execute("SELECT skills FROM postings").fetchone()[0] == "python,sql"
         indexes = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "postings_insights" in indexes and "postings_date" not in indexes
-        assert store.facts(PostingFilter())[0][3] == "python,sql"
+        assert store.facts(PostingFilter())[0][2] == "python,sql"
 
 
 def test_skills_column_matches_posting_skills(db):
@@ -218,3 +218,32 @@ def test_a_database_error_inside_a_with_block_is_a_store_error(db):
     with pytest.raises(StoreError, match="no such table"):
         with SQLiteStore.open(db, readonly=True) as store:
             store.conn.execute("SELECT * FROM no_such_table")
+
+
+def test_a_job_stored_from_two_sources_is_counted_once_and_kept_twice(tmp_path):
+    board = posting(1, source="greenhouse", source_id="4012345", url="https://boards.greenhouse.io/acme/jobs/4012345",
+                    skills=("python",), country_code="US", region_code="TX", city="Dallas")
+    api = posting(2, source="theirstack", source_id="9", url="https://acme.com/careers?gh_jid=4012345",
+                  skills=("python",), country_code="US", region_code="TX", city="Dallas")
+    same_page = posting(3, source="theirstack", source_id="10", url="https://boards.greenhouse.io/acme/jobs/4012345?x=1")
+    assert board.job_key == api.job_key == same_page.job_key == "greenhouse:4012345"
+    with SQLiteStore.open(tmp_path / "d.db") as store:
+        assert store.save_page([board]) == (1, 0, 0)
+        assert store.save_page([api, same_page]) == (2, 0, 2)
+        assert [r[0] for r in store.conn.execute("SELECT duplicate FROM postings ORDER BY source_id")] == [1, 0, 1]
+        assert store.known([api])[api.id].duplicate is True
+        everything = PostingFilter()
+        assert len(store.facts(everything)) == 1 and store.summary(everything)["postings"] == 1
+        assert store.place_labels(everything) == ["Dallas, TX"]
+        assert store.summary(PostingFilter(source="theirstack"))["postings"] == 2  # one source: its own rows
+
+
+def test_more_places_match_and_are_listed(tmp_path):
+    p = posting(1, country_code="US", region_code="TX", city="Austin", more_places=(("US", "CO", "Denver"),))
+    with SQLiteStore.open(tmp_path / "d.db") as store:
+        store.save_page([p])
+        for place, found in (("Denver, CO", 1), ("Austin, TX", 1), ("Colorado", 1), ("Boston, MA", 0)):
+            where = PostingFilter(place=parse_place(place))
+            assert len(store.facts(where)) == found, place
+            assert matches_location(p, place) == bool(found), place
+        assert store.place_labels(PostingFilter()) == ["Austin, TX", "Denver, CO"]

@@ -60,7 +60,7 @@ log = logging.getLogger("skillpulse")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 POSTING_VIEW = ("date_posted", "source", "role_bucket", "level_bucket", "title", "company", "location")
 POSTING_EXPORT = ("id", "source", "source_id", "url", "title", "company", "location", "remote", "date_posted",
-                  "role_bucket", "level_bucket", "retrieved_at", "last_seen_at")
+                  "role_bucket", "level_bucket", "retrieved_at", "last_seen_at", "job_key", "feed", "closed_at")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -74,16 +74,15 @@ class _Tally:
 
 
 def _tally(facts: list[tuple]) -> _Tally:
-    """Counts over (job_key, source, company, skills, country, scope) rows, one per job; the work is
-    done by C-level built-ins."""
+    """Counts over (source, company, skills, country, scope) rows; the work is done by C-level built-ins."""
     tally = _Tally(postings=len(facts))
-    tally.sources.update(row[1] for row in facts)
-    tally.companies = {row[2].casefold() for row in facts if row[2]}
-    skill_lists = [row[3] for row in facts if row[3]]
+    tally.sources.update(row[0] for row in facts)
+    tally.companies = {row[1].casefold() for row in facts if row[1]}
+    skill_lists = [row[2] for row in facts if row[2]]
     tally.with_skills = len(skill_lists)
     if skill_lists:
         tally.skills.update(",".join(skill_lists).split(","))
-    tally.us_only = all(row[4] == "US" or (row[4] is None and row[5] == ",US,") for row in facts)
+    tally.us_only = all(row[3] == "US" or (row[3] is None and row[4] == ",US,") for row in facts)
     return tally
 
 

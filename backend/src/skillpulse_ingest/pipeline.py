@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -47,7 +47,7 @@ class RunSummary:
     matched: int = 0
     inserted: int = 0
     skipped: int = 0
-    duplicates: int = 0          # matched postings of a job already stored from another source
+    duplicates: int = 0          # matched postings that are a later copy of a job stored from another source
     duration_s: float = 0.0
     stopped_by: str | None = None
     dry_run: bool = False
@@ -138,7 +138,7 @@ def run_boards(
     Each board is a feed of its own: a missing or failed board is recorded on the board and
     counted, and the run goes on. The run fails (SourceError) only when no board could be fetched.
     """
-    run = _Run(query, _BoardFeed(None, None, query.source), store, FetchState(), dry_run)
+    run = _Run(query, _BoardsSource(query.source), store, FetchState(), dry_run)
     summary = run.summary
     for name in BOARD_COUNTS:
         setattr(summary, name, 0)
@@ -175,22 +175,29 @@ def boards_for_run(store: SQLiteStore, families: dict[str, Ats], query: Ingestio
     key = query_key(query)
     boards = []
     for row in store.boards_to_fetch(list(families), named):
-        same_query = row["validators_query"] == key
-        feed = f"{row['ats']}:{row['token']}"
-        stored = store.source_ids_of_feed(feed) if families[row["ats"]].needs_stored_ids else frozenset()
-        boards.append(Board(row["ats"], row["token"], row["id"], row["host"], row["company"],
-                            row["etag"] if same_query else None, row["last_modified"] if same_query else None,
-                            row["body_hash"] if same_query else None, stored))
+        board = Board(row["ats"], row["token"], row["id"], row["host"], row["company"])
+        if row["validators_query"] == key:
+            board = replace(board, etag=row["etag"], last_modified=row["last_modified"], body_hash=row["body_hash"])
+        if families[row["ats"]].needs_stored_ids:
+            board = replace(board, stored_ids=store.source_ids_of_feed(board.key))
+        boards.append(board)
     return boards
+
+
+@dataclass(frozen=True)
+class _BoardsSource:
+    """What a run records of a board run's source: its name (`boards`, or one ATS)."""
+
+    name: str
+    incremental: bool = False
 
 
 class _BoardFeed:
     """One board as the run's normalizer sees it: the ATS's name and its normalize, for this board."""
 
-    def __init__(self, ats: Ats | None, board: Board | None, name: str | None = None):
-        self.name = name or ats.name
+    def __init__(self, ats: Ats, board: Board):
+        self.name = ats.name
         self.ats, self.board = ats, board
-        self.incremental = False
 
     def normalize(self, row: dict) -> JobPosting:
         return self.ats.normalize(row, self.board)
@@ -285,9 +292,10 @@ class _Run:
 
     def _count_committed(self) -> None:
         if self.writer is not None:
-            inserted, skipped, ids = self.writer.committed()
+            inserted, skipped, duplicates, ids = self.writer.committed()
             self.summary.inserted += inserted
             self.summary.skipped += skipped
+            self.summary.duplicates += duplicates
             self.unstored.difference_update(ids)  # store.known() sees them from now on
 
     def fail(self, exc: BaseException) -> None:
@@ -445,25 +453,24 @@ class _Page:
     candidates: list[JobPosting]        # not stored yet: to classify, match and extract
     seen: list[str]                     # stored already: only last_seen_at moves
     analysis: Analysis | None = None
-    elsewhere: set[str] = field(default_factory=set)  # job_keys stored from another source too
 
 
 def _recognize(postings, query, store, summary, unstored: set[str]) -> _Page:
     """Recognize stored postings before any classification: a rerun costs almost nothing."""
     known = store.known(postings) if store is not None else {}
-    page = _Page([], [], elsewhere=store.other_sources(postings) if store is not None else set())
+    page = _Page([], [])
     for posting in postings:
         stored = known.get(posting.id)
         if stored or posting.id in unstored:
             if stored:
-                stored_id, posting.role_bucket, posting.level_bucket = stored
-                page.seen.append(stored_id)  # its own id: the url may have changed since
+                posting.role_bucket, posting.level_bucket = stored.role, stored.level
+                page.seen.append(stored.id)  # its own id: the url may have changed since
             else:
                 posting.role_bucket, posting.level_bucket = classify(*analyzed_text(posting), prepared=True)
             if matches_query(posting, query):
                 summary.matched += 1
                 summary.skipped += 1
-                summary.duplicates += posting.job_key in page.elsewhere
+                summary.duplicates += bool(stored and stored.duplicate)
             continue
         unstored.add(posting.id)
         page.candidates.append(posting)
@@ -479,7 +486,6 @@ def _analyzed(page: _Page, summary: RunSummary) -> list[JobPosting]:
             _invalid(summary, posting.source, posting.source_id or posting.id, verdict.error)
             continue
         posting.role_bucket, posting.level_bucket, posting.skills = verdict.role, verdict.level, verdict.skills
-        summary.duplicates += posting.job_key in page.elsewhere
         fresh.append(posting)
     return fresh
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 from .boards import BoardSpec, job_key
 from .models import JobPosting, date_window
@@ -96,20 +96,25 @@ MIGRATIONS = {
     ALTER TABLE ingest_runs ADD COLUMN pid INTEGER;
     ALTER TABLE ingest_runs ADD COLUMN host TEXT;
     """,
-    # Version 4: company job boards. A job's identity across sources (job_key, counted once by every
-    # read), the board a posting came from (feed) and when it left it (closed_at), places beyond
-    # the first (posting_places; more_places says whether to look), and the board registry.
+    # Version 4: company job boards. A job's identity across sources (job_key); `duplicate` marks every
+    # copy but the first stored, so that reads count a job once from the indexes alone. The board a
+    # posting came from (feed) and when it left it (closed_at), places beyond the first
+    # (posting_places; more_places says whether to look), and the board registry.
     4: """
     ALTER TABLE postings ADD COLUMN job_key TEXT;
     ALTER TABLE postings ADD COLUMN feed TEXT;
     ALTER TABLE postings ADD COLUMN closed_at TEXT;
     ALTER TABLE postings ADD COLUMN more_places INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE postings ADD COLUMN duplicate INTEGER NOT NULL DEFAULT 0;
     UPDATE postings SET job_key = skillpulse_job_key(source, source_id, url);
-    CREATE INDEX postings_job_key ON postings (job_key, source);
+    CREATE INDEX postings_job_key ON postings (job_key);
+    UPDATE postings SET duplicate = 1 WHERE rowid > (SELECT min(rowid) FROM postings q WHERE q.job_key = postings.job_key);
     CREATE INDEX postings_feed ON postings (feed, source_id) WHERE feed IS NOT NULL;
     DROP INDEX postings_insights;
     CREATE INDEX postings_insights ON postings (date_posted, role_bucket, level_bucket, country_code,
-        region_code, city, remote, remote_scope, more_places, source, company, job_key, skills);
+        region_code, city, remote, remote_scope, more_places, duplicate, source, company, skills);
+    DROP INDEX postings_role_level;
+    CREATE INDEX postings_role_level ON postings (role_bucket, level_bucket, date_posted, duplicate);
     CREATE TABLE posting_places (
         posting_id TEXT NOT NULL REFERENCES postings (id) ON DELETE CASCADE,
         country_code TEXT,
@@ -142,23 +147,41 @@ MISSES_BEFORE_SKIPPING = 3  # a board missing on this many runs in a row is skip
 POSTING_COLUMNS = ("id", "source", "source_id", "url", "title", "company", "location", "remote",
                    "date_posted", "role_bucket", "level_bucket", "retrieved_at", "last_seen_at",
                    "description_raw", "raw_json", "country_code", "region_code", "city",
-                   "remote_scope", "discovered_at", "skills", "job_key", "feed", "more_places")
+                   "remote_scope", "discovered_at", "skills", "job_key", "feed", "more_places", "duplicate")
 
 
 _INSERT_POSTING = (f"INSERT OR IGNORE INTO postings ({','.join(POSTING_COLUMNS)}) "
                    f"VALUES ({','.join('?' * len(POSTING_COLUMNS))})")
 
 
-def _posting_row(p: JobPosting, now: str) -> tuple:
+def _posting_row(p: JobPosting, now: str, duplicate: bool) -> tuple:
     return (p.id, p.source, p.source_id, p.url, p.title, p.company, p.location,
             None if p.remote is None else int(p.remote), p.date_posted, p.role_bucket, p.level_bucket,
             now, now, p.description_raw, p.raw_json, p.country_code, p.region_code, p.city, p.remote_scope,
-            p.discovered_at, _skills_column(p.skills), p.job_key, p.feed, len(p.more_places))
+            p.discovered_at, _skills_column(p.skills), p.job_key, p.feed, len(p.more_places), int(duplicate))
 
 
 def _skills_column(skills: Iterable[str]) -> str:
     """postings.skills: the posting's skill ids, sorted and comma-joined."""
     return ",".join(sorted(skills))
+
+
+class Known(NamedTuple):
+    """A posting found stored: its stored id (the url may have changed since) and what it was found to be."""
+
+    id: str
+    role: str
+    level: str
+    duplicate: bool = False
+
+
+class Saved(NamedTuple):
+    """What saving a page did: inserted, skipped (stored first by another process), duplicates
+    (inserted copies of a job stored already from elsewhere)."""
+
+    inserted: int
+    skipped: int
+    duplicates: int = 0
 
 
 class StoreError(Exception):
@@ -335,48 +358,63 @@ class SQLiteStore:
 
     # ---- writes -------------------------------------------------------------------------
 
-    def known(self, postings: Sequence[JobPosting]) -> dict[str, tuple[str, str, str]]:
-        """For postings already stored (by id, or by source and source_id): (stored id, role, level)."""
+    def known(self, postings: Sequence[JobPosting]) -> dict[str, Known]:
+        """For postings already stored (by id, or by source and source_id): its stored id, buckets,
+        and whether it is a later copy of a job stored first from elsewhere."""
         if not postings:
             return {}
         by_id = {p.id: p for p in postings}
-        found: dict[str, tuple[str, str, str]] = {}
+        found: dict[str, Known] = {}
         for chunk in _chunks(list(by_id), 500):
             marks = ",".join("?" * len(chunk))
-            for pid, role, level in self.conn.execute(
-                    f"SELECT id, role_bucket, level_bucket FROM postings WHERE id IN ({marks})", chunk):
-                found[pid] = (pid, role, level)
+            for pid, role, level, duplicate in self.conn.execute(
+                    f"SELECT id, role_bucket, level_bucket, duplicate FROM postings WHERE id IN ({marks})", chunk):
+                found[pid] = Known(pid, role, level, bool(duplicate))
         by_source_id = {(p.source, p.source_id): p.id for p in postings if p.source_id and p.id not in found}
         for source in {s for s, _ in by_source_id}:
             ids = [sid for s, sid in by_source_id if s == source]
             for chunk in _chunks(ids, 500):
                 marks = ",".join("?" * len(chunk))
-                for pid, sid, role, level in self.conn.execute(
-                        f"SELECT id, source_id, role_bucket, level_bucket FROM postings "
+                for pid, sid, role, level, duplicate in self.conn.execute(
+                        f"SELECT id, source_id, role_bucket, level_bucket, duplicate FROM postings "
                         f"WHERE source = ? AND source_id IN ({marks})", [source, *chunk]):
-                    found[by_source_id[(source, sid)]] = (pid, role, level)
+                    found[by_source_id[(source, sid)]] = Known(pid, role, level, bool(duplicate))
         return found
 
     def save_page(self, new: Sequence[JobPosting], seen_ids: Iterable[str] = (), *,
-                  commit: bool = True) -> tuple[int, int]:
+                  commit: bool = True) -> Saved:
         """Insert new postings with their skills and touch the ones seen again, atomically.
 
         With `commit=False` the transaction stays open for more pages; `commit()` or the next
-        `transaction()` ends it. Returns (inserted, skipped); a posting another process stored
-        first counts as skipped. On an error every page of the open transaction is rolled back.
+        `transaction()` ends it. A posting another process stored first counts as skipped; a posting
+        whose job is stored already (from another source) is stored as a duplicate. On an error
+        every page of the open transaction is rolled back.
         """
         now = utc_now()
         with self.transaction(commit=commit):
+            copies = self._stored_job_keys(new)  # inside the write transaction: no other writer races it
+            rows = []
+            for p in new:
+                rows.append(_posting_row(p, now, p.job_key in copies))
+                copies.add(p.job_key)
             # rowcount counts what the statement itself changed; total_changes would add the writes
             # of any trigger a supplied database carries.
-            inserted = max(self.conn.executemany(_INSERT_POSTING, [_posting_row(p, now) for p in new]).rowcount, 0)
+            inserted = max(self.conn.executemany(_INSERT_POSTING, rows).rowcount, 0)
             self._add_skills((p.id, skill) for p in new for skill in p.skills)
             self._add_places(p for p in new if p.more_places)
             seen = list(seen_ids)
             for chunk in _chunks(seen, 500):
                 self.conn.execute(f"UPDATE postings SET last_seen_at = ? WHERE id IN ({','.join('?' * len(chunk))})",
                                   [now, *chunk])
-        return inserted, len(new) - inserted
+        return Saved(inserted, len(new) - inserted, sum(row[-1] for row in rows))
+
+    def _stored_job_keys(self, postings: Sequence[JobPosting]) -> set[str]:
+        keys = sorted({p.job_key for p in postings})
+        found: set[str] = set()
+        for chunk in _chunks(keys, 500):
+            found.update(r[0] for r in self.conn.execute(
+                f"SELECT job_key FROM postings WHERE job_key IN ({','.join('?' * len(chunk))})", chunk))
+        return found
 
     def _add_places(self, postings: Iterable[JobPosting]) -> None:
         """posting_places rows for places beyond the first; a posting raced in already has them."""
@@ -386,17 +424,6 @@ class SQLiteStore:
                               [json.dumps(sorted({r[0] for r in rows}))])
             self.conn.executemany("INSERT INTO posting_places (posting_id, country_code, region_code, city) "
                                   "VALUES (?, ?, ?, ?)", rows)
-
-    def other_sources(self, postings: Sequence[JobPosting]) -> set[str]:
-        """job_keys of these postings that are stored from another source too (the same job twice)."""
-        found: set[str] = set()
-        for source in {p.source for p in postings}:
-            keys = sorted({p.job_key for p in postings if p.source == source})
-            for chunk in _chunks(keys, 500):
-                found.update(r[0] for r in self.conn.execute(
-                    f"SELECT DISTINCT job_key FROM postings WHERE job_key IN ({','.join('?' * len(chunk))}) "
-                    f"AND source <> ?", [*chunk, source]))
-        return found
 
     # ---- boards -------------------------------------------------------------------------
 
@@ -485,13 +512,14 @@ class SQLiteStore:
                 (status, utc_now(), error, status, board_id))
 
     def posting_urls(self) -> Iterator[str]:
-        """Every URL stored postings carry: their own, and the original ones a source kept in its row
-        (TheirStack's final_url, url and source_url)."""
+        """Every URL stored postings of APIs carry: their own, and the original ones a source kept in
+        its row (TheirStack's final_url, url and source_url). Board postings are left out: their board
+        is registered already, or was removed on purpose."""
         for row in self.conn.execute(
                 "SELECT url, CASE WHEN source = 'theirstack' AND json_valid(raw_json) THEN "
                 "json_extract(raw_json, '$.final_url') END, CASE WHEN source = 'theirstack' AND json_valid(raw_json) "
                 "THEN json_extract(raw_json, '$.url') END, CASE WHEN source = 'theirstack' AND json_valid(raw_json) "
-                "THEN json_extract(raw_json, '$.source_url') END FROM postings"):
+                "THEN json_extract(raw_json, '$.source_url') END FROM postings WHERE feed IS NULL"):
             for url in row:
                 if isinstance(url, str) and url:
                     yield url
@@ -501,8 +529,8 @@ class SQLiteStore:
         postings = list(postings)
         known = self.known(postings)
         fresh = [p for p in postings if p.id not in known]
-        inserted, raced = self.save_page(fresh, [known[p.id][0] for p in postings if p.id in known])
-        return inserted, raced + len(postings) - len(fresh)
+        saved = self.save_page(fresh, [known[p.id].id for p in postings if p.id in known])
+        return saved.inserted, saved.skipped + len(postings) - len(fresh)
 
     def start_run(self, source: str, query: dict) -> int:
         with self.transaction():
@@ -565,26 +593,24 @@ class SQLiteStore:
         yield from _dicts(self.conn.execute(*_limited(sql, params, limit)))
 
     def facts(self, where: PostingFilter) -> list[tuple]:
-        """(job_key, source, company, skills, country_code, remote_scope) of matching postings, from the
-        covering index; a job stored from several sources comes once."""
+        """(source, company, skills, country_code, remote_scope) of matching postings, from the covering
+        index (a job stored from several sources comes once)."""
         clause, params = filter_sql(where)
-        rows = self.conn.execute(f"SELECT job_key, source, company, skills, country_code, remote_scope "
-                                 f"FROM postings p INDEXED BY postings_insights WHERE {clause}", params).fetchall()
-        return list({row[0]: row for row in reversed(rows)}.values())
+        return self.conn.execute(f"SELECT source, company, skills, country_code, remote_scope FROM postings p "
+                                 f"INDEXED BY postings_insights WHERE {clause}", params).fetchall()
 
     def summary(self, where: PostingFilter) -> dict:
-        """Totals, date range and counts by source, role, level and day; a job from several sources
-        counts once (in each source's row, it counts for that source)."""
+        """Totals, date range and counts by source, role, level and day: each one indexed query."""
         clause, params = filter_sql(where)
 
         def value(expression: str):
             return self.conn.execute(f"SELECT {expression} FROM postings p WHERE {clause}", params).fetchone()[0]
 
         def grouped(columns: str) -> list[tuple]:
-            return self.conn.execute(f"SELECT {columns}, count(DISTINCT job_key) FROM postings p WHERE {clause} "
+            return self.conn.execute(f"SELECT {columns}, count(*) FROM postings p WHERE {clause} "
                                      f"GROUP BY {columns}", params).fetchall()
 
-        return {"postings": value("count(DISTINCT job_key)"),
+        return {"postings": value("count(*)"),
                 "companies": value("count(DISTINCT company COLLATE NOCASE)"),
                 "first_date": value("min(date_posted)"), "last_date": value("max(date_posted)"),
                 "by_source": grouped("source"), "by_role_level": grouped("role_bucket, level_bucket"),
@@ -593,13 +619,13 @@ class SQLiteStore:
     def place_labels(self, where: PostingFilter) -> list[str]:
         """Clean place labels ("Dallas, TX", "Berlin, Germany") of on-site postings, most frequent first.
 
-        A posting with several places counts in each; a job from several sources counts once."""
+        A posting with several places counts in each."""
         clause, params = filter_sql(where)
         rows = self.conn.execute(
-            f"SELECT city, region, country_code, count(DISTINCT job_key) AS n FROM ("
-            f"SELECT p.job_key, p.city, upper(p.region_code) AS region, p.country_code FROM postings p "
+            f"SELECT city, region, country_code, count(*) AS n FROM ("
+            f"SELECT p.city, upper(p.region_code) AS region, p.country_code FROM postings p "
             f"WHERE {clause} UNION ALL "
-            f"SELECT p.job_key, pp.city, upper(pp.region_code), pp.country_code FROM posting_places pp "
+            f"SELECT pp.city, upper(pp.region_code), pp.country_code FROM posting_places pp "
             f"JOIN postings p ON p.id = pp.posting_id WHERE p.more_places > 0 AND {clause}) "
             f"WHERE country_code IS NOT NULL AND (city IS NOT NULL OR region IS NOT NULL) "
             f"GROUP BY lower(city), region, country_code ORDER BY n DESC, city", params + params).fetchall()
@@ -645,11 +671,15 @@ class SQLiteStore:
 
 
 def filter_sql(where: PostingFilter) -> tuple[str, list]:
-    """SQL for a PostingFilter; mirrors role_match.matches_location for the place test."""
+    """SQL for a PostingFilter; mirrors role_match.matches_location for the place test.
+
+    A job stored from several sources counts once, as its first copy; within one source it has one."""
     clauses, params = ["1 = 1"], []
     if where.source:
         clauses.append("p.source = ?")
         params.append(where.source)
+    else:
+        clauses.append("p.duplicate = 0")
     if where.role != "any":
         clauses.append("p.role_bucket = ?")
         params.append(where.role)

@@ -237,7 +237,7 @@ class PageWriter:
         self.error: BaseException | None = None
         self._inbox: queue.Queue = queue.Queue(maxsize=2)
         self._lock = threading.Lock()
-        self._committed: list[tuple[int, int, list[str]]] = []
+        self._committed: list[tuple[int, int, int, list[str]]] = []
         self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
         self._thread.start()
 
@@ -264,11 +264,12 @@ class PageWriter:
         if self.error is not None:
             raise self.error
 
-    def committed(self) -> tuple[int, int, list[str]]:
-        """(inserted, skipped, candidate ids) of the pages committed since the last call."""
+    def committed(self) -> tuple[int, int, int, list[str]]:
+        """(inserted, skipped, duplicates, candidate ids) of the pages committed since the last call."""
         with self._lock:
             pages, self._committed = self._committed, []
-        return sum(p[0] for p in pages), sum(p[1] for p in pages), [i for p in pages for i in p[2]]
+        return (sum(p[0] for p in pages), sum(p[1] for p in pages), sum(p[2] for p in pages),
+                [i for p in pages for i in p[3]])
 
     def _run(self) -> None:
         store, batch, started, dirty = None, [], 0.0, False

@@ -33,25 +33,27 @@ def fetch(client: BoardClient, board: Board) -> tuple[list, str | None]:
     for item in items:
         if isinstance(item, dict) and isinstance(item.get("company"), dict):
             company = company or text_of(item["company"].get("name"))
-    return [_with_details(client, base, item, board) for item in items], company
+    rows = [_with_details(client, base, item, board) for item in items]
+    return [row for row in rows if row is not None], company
 
 
 def _with_details(client: BoardClient, base: str, item, board: Board):
     """The list item, with its job ad merged in when the posting is not stored yet (N+1 requests
-    only for what is new). A detail that fails leaves the item without a description."""
+    only for what is new). A new posting whose detail fails is left for the next run (None):
+    stored without its text, it would never get its skills."""
     if not isinstance(item, dict) or str(item.get("id")) in board.stored_ids or item.get("id") is None:
         return item
     try:
         detail = client.get_json(f"{base}/{item['id']}", missing_ok=True, listing=False)
     except SourceError as exc:
-        log.warning("SmartRecruiters posting %s of %s: %s", item.get("id"), board.token, exc)
-        return item
-    if isinstance(detail, dict):
-        merged = dict(item)
-        merged["jobAd"] = detail.get("jobAd")
-        merged["postingUrl"] = detail.get("postingUrl")
-        return merged
-    return item
+        log.warning("SmartRecruiters posting %s of %s: %s; trying again next run", item.get("id"), board.token, exc)
+        return None
+    if not isinstance(detail, dict):  # gone (404) since the list was read
+        return None
+    merged = dict(item)
+    merged["jobAd"] = detail.get("jobAd")
+    merged["postingUrl"] = detail.get("postingUrl")
+    return merged
 
 
 def normalize(row: dict, board: Board) -> JobPosting:
