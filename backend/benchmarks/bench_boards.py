@@ -52,18 +52,31 @@ def stock(fake: FakeBoards, boards: int, jobs: int, seed: int = 3) -> int:
 
 
 def run(command: list[str], env: dict) -> dict:
-    """One CLI run in a wrapper that reports its wall time, CPU time and peak RSS."""
-    wrapper = ("import json, resource, subprocess, sys, time; t = time.perf_counter(); "
-               "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-               "wall = time.perf_counter() - t; u = resource.getrusage(resource.RUSAGE_CHILDREN); "
-               "sys.stderr.write(p.stderr); print(json.dumps({'wall': wall, 'cpu': u.ru_utime + u.ru_stime, "
-               "'rss_mb': u.ru_maxrss / 1024, 'code': p.returncode, 'out': p.stdout}))")
-    done = subprocess.run([sys.executable, "-c", wrapper, *command], capture_output=True, text=True, env=env)
+    """One CLI run, measured by a fresh copy of this script, so the CPU time and peak RSS of its
+    children are the CLI's alone."""
+    done = subprocess.run([sys.executable, __file__, "--measure", *command], capture_output=True, text=True, env=env)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if result["code"] != 0:
         raise SystemExit(f"the run failed:\n{done.stderr[-2000:]}")
     result["summary"] = json.loads(result["out"])
     return result
+
+
+def measure(command: list[str]) -> None:
+    """Run the command; print its wall time, CPU time and peak RSS as JSON (no CPU or RSS on Windows)."""
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    cpu = rss_mb = 0.0
+    try:
+        import resource
+    except ImportError:
+        pass
+    else:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu, rss_mb = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    sys.stderr.write(done.stderr)
+    print(json.dumps({"wall": wall, "cpu": cpu, "rss_mb": rss_mb, "code": done.returncode, "out": done.stdout}))
 
 
 def main() -> None:
@@ -110,4 +123,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--measure"]:
+        measure(sys.argv[2:])
+    else:
+        main()

@@ -152,7 +152,7 @@ def build_large_db(path: Path, n: int) -> None:
                           f"{city}, {region or country}", int(remote), day, rng.choice(ROLES), rng.choice(LEVELS),
                           day + "T06:00:00Z", day + "T06:00:00Z", "Short description.", "{}",
                           None if remote else country, None if remote else region, None if remote else city,
-                          f",{country}," if remote else None, None, ",".join(chosen), url, None, 0))
+                          f",{country}," if remote else None, None, ",".join(chosen), url, None, 0, 0))
             skills.extend((pid, s) for s in chosen)
             if len(batch) == 20000:
                 _flush(conn, batch, skills)

@@ -97,7 +97,8 @@ MIGRATIONS = {
     ALTER TABLE ingest_runs ADD COLUMN host TEXT;
     """,
     # Version 4: company job boards. A job's identity across sources (job_key); `duplicate` marks every
-    # copy but the first stored, so that reads count a job once from the indexes alone. The board a
+    # copy but the first stored, so that reads count a job once from the indexes alone (each read
+    # index carries it, and postings_insights carries `id` for the more-places test). The board a
     # posting came from (feed) and when it left it (closed_at), places beyond the first
     # (posting_places; more_places says whether to look), and the board registry.
     4: """
@@ -112,9 +113,13 @@ MIGRATIONS = {
     CREATE INDEX postings_feed ON postings (feed, source_id) WHERE feed IS NOT NULL;
     DROP INDEX postings_insights;
     CREATE INDEX postings_insights ON postings (date_posted, role_bucket, level_bucket, country_code,
-        region_code, city, remote, remote_scope, more_places, duplicate, source, company, skills);
+        region_code, city, remote, remote_scope, more_places, duplicate, source, company, skills, id);
     DROP INDEX postings_role_level;
     CREATE INDEX postings_role_level ON postings (role_bucket, level_bucket, date_posted, duplicate);
+    DROP INDEX postings_company;
+    CREATE INDEX postings_company ON postings (company COLLATE NOCASE, duplicate);
+    DROP INDEX postings_source_id;
+    CREATE INDEX postings_source_id ON postings (source, source_id, duplicate);
     CREATE TABLE posting_places (
         posting_id TEXT NOT NULL REFERENCES postings (id) ON DELETE CASCADE,
         country_code TEXT,
