@@ -80,28 +80,16 @@ def specs_from_text(text: str) -> tuple[list[BoardSpec], list[str]]:
 
     Returns (specs, bad lines); blank lines and `#` comments are neither."""
     lines = text.splitlines()
-    first = lines[0] if lines else ""
-    if "," in first and "url" in [c.strip().lower() for c in next(csv.reader([first]))]:
-        return _specs_from_csv(text)
+    header = [c.strip().lower() for c in next(csv.reader(lines[:1]), [])]
+    if len(header) > 1 and "url" in header:
+        rows = csv.reader(io.StringIO(text))
+        next(rows)
+        values = [row[header.index("url")] for row in rows if len(row) > header.index("url")]
+    else:
+        values = lines
     specs, bad = [], []
-    for line in lines:
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        try:
-            specs.append(parse_spec(line))
-        except BoardSpecError:
-            bad.append(line)
-    return specs, bad
-
-
-def _specs_from_csv(text: str) -> tuple[list[BoardSpec], list[str]]:
-    specs, bad = [], []
-    reader = csv.DictReader(io.StringIO(text))
-    column = next(name for name in reader.fieldnames or () if name and name.strip().lower() == "url")
-    for row in reader:
-        value = (row.get(column) or "").strip()
-        if not value:
+    for value in (v.strip() for v in values):
+        if not value or value.startswith("#"):
             continue
         try:
             specs.append(parse_spec(value))

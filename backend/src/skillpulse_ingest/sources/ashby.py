@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..models import JobPosting
 from ..places import structured_place
-from .ats import Ats, Board, BoardClient, day_of, is_remote_text, locate, text_of
-from .base import SourceError, http_url, raw_json, required_text, source_id
+from .ats import Ats, Board, BoardClient, board_posting, day_of, is_remote_text, locate, text_of
+from .base import SourceError, http_url, required_text
 
 NAME = "ashby"
 
@@ -34,9 +34,8 @@ def normalize(row: dict, board: Board) -> JobPosting:
     elif remote is None and is_remote_text(location):
         remote = True
     where = locate([p for p in places if p], remote, location)
-    return JobPosting(
-        source=NAME,
-        source_id=source_id(row),
+    return board_posting(
+        NAME, board, row, where,
         url=http_url(row, "jobUrl", "applyUrl"),
         title=required_text(row, "title"),
         company=board.company or board.token,
@@ -44,13 +43,6 @@ def normalize(row: dict, board: Board) -> JobPosting:
         remote=remote,
         date_posted=day_of(row.get("publishedAt")),
         description_raw=text_of(row.get("descriptionHtml")) or text_of(row.get("descriptionPlain")) or "",
-        raw_json=raw_json(row),
-        country_code=where.country,
-        region_code=where.region,
-        city=where.city,
-        more_places=where.more,
-        remote_scope=where.scope,
-        feed=board.key,
     )
 
 

@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Mapping
 
 from ..models import JobPosting
 from ..places import encode_scope, parse_place, remote_scope
-from .base import ConfigError, HttpSettings, SourceError, parse_day
+from .base import ConfigError, HttpSettings, SourceError, parse_day, raw_json, source_id
 from .http import Answer, HttpClient, RetryPolicy, check_url
 
 log = logging.getLogger(__name__)
@@ -276,6 +276,13 @@ def locate(places: list, remote: bool | None, scope_text: str | None = None) -> 
         if located.scope is None and located.country:
             located.scope = encode_scope({located.country})
     return located
+
+
+def board_posting(ats: str, board: Board, row: dict, where: Located, **fields) -> JobPosting:
+    """A board row's JobPosting: the place from `where`, the board as its feed, the row as raw JSON."""
+    return JobPosting(source=ats, source_id=source_id(row), raw_json=raw_json(row), feed=board.key,
+                      country_code=where.country, region_code=where.region, city=where.city,
+                      more_places=where.more, remote_scope=where.scope, **fields)
 
 
 def day_of(value) -> str | None:

@@ -6,8 +6,8 @@ import html
 import re
 
 from ..models import JobPosting
-from .ats import Ats, Board, BoardClient, day_of, is_remote_text, locate, split_places, text_of
-from .base import SourceError, http_url, raw_json, required_text, source_id
+from .ats import Ats, Board, BoardClient, board_posting, day_of, is_remote_text, locate, split_places, text_of
+from .base import SourceError, http_url, required_text
 
 NAME = "greenhouse"
 _ESCAPED = re.compile(r"&(?:lt|gt|amp|quot|#\d+|#x[0-9a-f]+|nbsp);", re.I)
@@ -34,9 +34,8 @@ def normalize(row: dict, board: Board) -> JobPosting:
     remote = "remote" in workplace if workplace else is_remote_text(location_name)
     where = locate(places, remote, location_name)
     published = row.get("first_published") or row.get("updated_at")
-    return JobPosting(
-        source=NAME,
-        source_id=source_id(row),
+    return board_posting(
+        NAME, board, row, where,
         url=http_url(row, "absolute_url"),
         title=required_text(row, "title"),
         company=text_of(row.get("company_name")) or board.company or board.token,
@@ -44,13 +43,6 @@ def normalize(row: dict, board: Board) -> JobPosting:
         remote=remote,
         date_posted=day_of(published),
         description_raw=unescape(text_of(row.get("content")) or ""),
-        raw_json=raw_json(row),
-        country_code=where.country,
-        region_code=where.region,
-        city=where.city,
-        more_places=where.more,
-        remote_scope=where.scope,
-        feed=board.key,
     )
 
 

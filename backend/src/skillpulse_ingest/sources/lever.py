@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from ..models import JobPosting
-from .ats import Ats, Board, BoardClient, BoardMissing, day_of, locate, text_of
-from .base import InvalidRow, SourceError, http_url, raw_json, required_text, source_id
+from .ats import Ats, Board, BoardClient, board_posting, BoardMissing, day_of, locate, text_of
+from .base import InvalidRow, SourceError, http_url, required_text
 
 NAME = "lever"
 PAGE = 100
 MAX_PAGES = 100  # 10,000 postings: past that, a server that ignores `skip` would page forever
+_REMOTE = {"remote": True, "on-site": False, "onsite": False, "hybrid": False}
 
 
 def fetch(client: BoardClient, board: Board) -> tuple[list, str | None]:
@@ -40,14 +41,14 @@ def normalize(row: dict, board: Board) -> JobPosting:
     closing text: the requirements (and most skills) are in `lists`."""
     categories = row.get("categories") if isinstance(row.get("categories"), dict) else {}
     places = [p for p in [text_of(categories.get("location")), *_texts(categories.get("allLocations"))] if p]
-    workplace = (text_of(row.get("workplaceType")) or "").lower()
-    remote = True if workplace == "remote" else False if workplace in ("on-site", "onsite", "hybrid") else None
+    remote = _REMOTE.get((text_of(row.get("workplaceType")) or "").lower())  # "unspecified": unknown
     country = text_of(row.get("country"))
     where = locate(places + ([country] if country and not places else []), remote,
                    ", ".join(places) if places else country)
-    return JobPosting(
-        source=NAME,
-        source_id=source_id(row),
+    if where.country is None and country and len(country) == 2:
+        where.country = country.upper()  # an ISO code is a country even where the place text is not
+    return board_posting(
+        NAME, board, row, where,
         url=http_url(row, "hostedUrl", "applyUrl"),
         title=required_text(row, "text"),
         company=board.company or board.token,
@@ -55,13 +56,6 @@ def normalize(row: dict, board: Board) -> JobPosting:
         remote=remote,
         date_posted=day_of(row.get("createdAt")),
         description_raw=description(row),
-        raw_json=raw_json(row),
-        country_code=where.country or (country.upper() if country and len(country) == 2 else None),
-        region_code=where.region,
-        city=where.city,
-        more_places=where.more,
-        remote_scope=where.scope,
-        feed=board.key,
     )
 
 

@@ -6,8 +6,8 @@ import logging
 
 from ..models import JobPosting
 from ..places import structured_place
-from .ats import Ats, Board, BoardClient, day_of, locate, text_of
-from .base import InvalidRow, SourceError, raw_json, required_text, source_id
+from .ats import Ats, Board, BoardClient, board_posting, day_of, locate, text_of
+from .base import InvalidRow, SourceError, required_text, source_id
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,8 @@ def normalize(row: dict, board: Board) -> JobPosting:
                              text_of(location.get("country")))
     remote = location.get("remote") if isinstance(location.get("remote"), bool) else None
     where = locate([place], remote, text_of(location.get("fullLocation")))
-    return JobPosting(
-        source=NAME,
-        source_id=posting_id,
+    return board_posting(
+        NAME, board, row, where,
         url=f"https://jobs.smartrecruiters.com/{identifier}/{posting_id}",
         title=required_text(row, "name"),
         company=text_of(company.get("name")) or board.company or board.token,
@@ -79,12 +78,6 @@ def normalize(row: dict, board: Board) -> JobPosting:
         remote=remote,
         date_posted=day_of(row.get("releasedDate")),
         description_raw=description(row),
-        raw_json=raw_json(row),
-        country_code=where.country,
-        region_code=where.region,
-        city=where.city,
-        remote_scope=where.scope,
-        feed=board.key,
     )
 
 
