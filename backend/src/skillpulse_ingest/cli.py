@@ -245,6 +245,10 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     parser.add_argument("--board", action="append", metavar="TOKEN",
                         help="with a board source: only this board (TOKEN, or ATS:TOKEN with --source boards); "
                              "repeatable; a board not registered yet is added")
+    parser.add_argument("--load", metavar="FILE",
+                        help="ingest a saved API answer (TheirStack, Remotive, or one board of Greenhouse, "
+                             "Lever, Ashby or SmartRecruiters) instead of calling the network; `sample` loads "
+                             "the small board shipped with skillpulse")
     parser.add_argument("--concurrency", type=_positive_int, default=8, metavar="N",
                         help="board sources: most requests in flight at once, across all hosts (default: 8)")
     _add_filters(parser, days_default=30)
@@ -316,6 +320,8 @@ def cmd_ingest(args) -> int:
     _stop_on_signals()
     query = IngestionQuery(source=args.source, location=args.location, role=args.role, level=args.level,
                            days=args.days, max_results=args.max_results, remote=args.remote)
+    if args.load:
+        return _ingest_saved(args, query)
     if args.source in ATS_FAMILIES or args.source == ALL_BOARDS:
         return _ingest_boards(args, query)
     if args.board:
@@ -346,6 +352,27 @@ def cmd_ingest(args) -> int:
         summary = run_ingest(query, source, store, state=state, dry_run=args.dry_run, workers=_workers(args),
                              stop=_STOP.is_set,
                              progress=_progress(args))
+    finally:
+        _end_progress(args)
+        if store:
+            store.close()
+    _report(args, summary)
+    return EXIT_OK
+
+
+def _ingest_saved(args, query: IngestionQuery) -> int:
+    """`--load FILE`: the rows of a saved answer, through the same run as fetched ones."""
+    from .sources.saved import load
+
+    saved = load(args.load)
+    log.info("loading %d rows of a saved %s answer from %s", len(saved.rows), saved.name, saved.origin)
+    query = IngestionQuery(source=saved.name, location=query.location, role=query.role, level=query.level,
+                           days=query.days, max_results=query.max_results, remote=query.remote)
+    path = _db_path(args)
+    store = SQLiteStore.open(path, readonly=args.dry_run) if not args.dry_run or path.exists() else None
+    try:
+        summary = run_ingest(query, saved, store, dry_run=args.dry_run, workers=_workers(args),
+                             stop=_STOP.is_set, progress=_progress(args))
     finally:
         _end_progress(args)
         if store:
