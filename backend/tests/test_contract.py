@@ -118,4 +118,4 @@ def test_cli_outputs_validate(filled):
     for posting in postings:
         validator("job_posting").validate(posting)
     for r in json.loads(run("runs", "--format", "json")):
-        validator("ingest_query").validate(json.loads(r["query_json"]))
+        validator("ingest_query").validate(r["query"])  # an object, not JSON in a string

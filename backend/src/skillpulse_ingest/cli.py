@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import errno
 import json
 import logging
 import os
@@ -36,6 +38,7 @@ from .pipeline import (
 )
 from .places import parse_place
 from .skills import catalog
+from .text import to_plain_text
 from .sources import (
     ALL_BOARDS,
     ATS_FAMILIES,
@@ -64,10 +67,42 @@ POSTING_EXPORT = ("id", "source", "source_id", "url", "title", "company", "locat
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: cron mail should say what is wrong, not print the usage."""
+    """argparse with one-line errors (cron mail should say what is wrong, not print the usage), and
+    a suggestion for a mistyped flag."""
 
     def error(self, message: str):
+        if message.startswith("unrecognized arguments: "):
+            flags = [word for word in message.split(": ", 1)[1].split() if word.startswith("--")]
+            if flags:
+                message += _suggestion(flags[0].split("=")[0], _all_flags(self))
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _all_flags(parser: argparse.ArgumentParser) -> set[str]:
+    """The flags of a parser and of its subcommands: a flag mistyped after a subcommand reaches the
+    top parser, which alone does not know it."""
+    flags = set(parser._option_string_actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                flags |= _all_flags(sub)
+    return flags
+
+
+def _suggestion(typed: str, known) -> str:
+    """" (did you mean 'backend'?)" for the closest known word, else nothing."""
+    close = difflib.get_close_matches(typed.strip().lower(), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _choice(*allowed: str):
+    """An argparse type: one of `allowed`, in any case; a typo gets the closest one suggested."""
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in allowed:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(allowed)}{_suggestion(text, allowed)}")
+        return value
+    return parse
 
 
 def _positive_int(text: str) -> int:
@@ -122,14 +157,14 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 def _add_filters(parser: argparse.ArgumentParser, *, days_default: int | None) -> None:
     parser.add_argument("--location", metavar="PLACE",
                         help='place to match: "Dallas, TX", "Texas", "United States", "Europe", "Remote"')
-    parser.add_argument("--role", default="any", choices=ROLE_BUCKETS + ("any",), metavar="ROLE",
+    parser.add_argument("--role", default="any", type=_choice(*ROLE_BUCKETS, "any"), metavar="ROLE",
                         help=f"role bucket: {', '.join(ROLE_BUCKETS)} or any (default: any)")
-    parser.add_argument("--level", default="any", choices=LEVEL_BUCKETS + ("any",), metavar="LEVEL",
+    parser.add_argument("--level", default="any", type=_choice(*LEVEL_BUCKETS, "any"), metavar="LEVEL",
                         help=f"level bucket: {', '.join(LEVEL_BUCKETS)} or any (default: any)")
     parser.add_argument("--days", type=_days, default=days_default, metavar="N",
                         help="only postings dated within the last N days"
                              + (f" (default: {days_default})" if days_default else " (default: all)"))
-    parser.add_argument("--remote", default="include", choices=REMOTE_MODES,
+    parser.add_argument("--remote", default="include", type=_choice(*REMOTE_MODES), metavar="MODE",
                         help="remote postings open to the location's country: include, exclude or only "
                              "(default: include)")
 
@@ -155,7 +190,7 @@ def build_parser(prog: str = "skillpulse") -> argparse.ArgumentParser:
     skill_commands.required = True
     listing = skill_commands.add_parser("list", help="show the catalog", description="Show the skill catalog.")
     listing.add_argument("--category", help="only this category")
-    listing.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    listing.add_argument("--format", type=_choice("table", "json"), default="table", help="output format (default: table)")
     listing.set_defaults(handler=cmd_skills_list)
     rebuild = skill_commands.add_parser("rebuild", help="re-extract skills of every stored posting",
                                         description="Re-extract the skills of every stored posting, after "
@@ -169,14 +204,37 @@ def build_parser(prog: str = "skillpulse") -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
     serve.add_argument("--cors-origin", action="append", metavar="ORIGIN",
-                       help="allow this browser origin; repeatable (default: http://localhost and "
-                            "http://127.0.0.1 on ports 5173 and 4173)")
+                       help="allow this browser origin; repeatable; '*' allows any (default: http://localhost "
+                            "and http://127.0.0.1 on ports 5173 and 4173)")
     serve.set_defaults(handler=cmd_serve)
     runs = commands.add_parser("runs", help="list recent ingest runs", description="Recent ingest runs, newest first.")
     _add_common(runs)
     runs.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="how many runs (default: 20)")
-    runs.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    runs.add_argument("--format", type=_choice("table", "json"), default="table", help="output format (default: table)")
     runs.set_defaults(handler=cmd_runs)
+    status = commands.add_parser("status", help="which database, what is in it, and how the last runs went",
+                                 description="Which database this command line uses, its schema version and size, "
+                                             "postings per source, the last run of each source and its age, whether "
+                                             "the C accelerator is active and whether an API key is set.")
+    _add_common(status)
+    status.add_argument("--format", type=_choice("table", "json"), default="table", help="output format (default: table)")
+    status.set_defaults(handler=cmd_status)
+    prune = commands.add_parser("prune", help="delete old postings to keep a long-running database small",
+                                description="Delete postings closed before a day, or posted before one, with "
+                                            "their skills and places. Run `skillpulse vacuum` after a big prune "
+                                            "to give the space back to the disk.")
+    _add_common(prune)
+    prune.add_argument("--closed-before", type=_day, metavar="YYYY-MM-DD",
+                       help="postings a board fetch found closed before this day")
+    prune.add_argument("--posted-before", type=_day, metavar="YYYY-MM-DD", help="postings dated before this day")
+    prune.add_argument("--dry-run", action="store_true", help="count what would be deleted; delete nothing")
+    prune.set_defaults(handler=cmd_prune)
+    vacuum = commands.add_parser("vacuum", help="rewrite the database file without its free space",
+                                 description="Rewrite the database without its free pages (after a prune) and "
+                                             "refresh the query planner's statistics. Needs free disk space about "
+                                             "the size of the database; no ingest may run meanwhile.")
+    _add_common(vacuum)
+    vacuum.set_defaults(handler=cmd_vacuum)
     add_boards_arguments(commands.add_parser(
         "boards", help="the company job boards to fetch: add, list, remove, discover",
         description="The registry of company job boards (Greenhouse, Lever, Ashby, SmartRecruiters) that "
@@ -200,8 +258,8 @@ def add_boards_arguments(parser: argparse.ArgumentParser) -> None:
     listing = actions.add_parser("list", help="show registered boards and how their last fetch went",
                                  description="Registered boards: status new, ok, failed or missing; open jobs; "
                                              "when last fetched; the last error.")
-    listing.add_argument("--ats", choices=tuple(ATS_FAMILIES), help="only boards of this ATS")
-    listing.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    listing.add_argument("--ats", type=_choice(*ATS_FAMILIES), metavar="ATS", help=f"only boards of this ATS: {', '.join(ATS_FAMILIES)}")
+    listing.add_argument("--format", type=_choice("table", "json"), default="table", help="output format (default: table)")
     _add_common(listing)
     listing.set_defaults(handler=cmd_boards_list)
     remove = actions.add_parser("remove", help="forget boards (their stored postings stay)",
@@ -239,9 +297,10 @@ exit codes: 0 finished, 1 the run failed, 2 usage or configuration error
 
 
 def add_ingest_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--source", default="theirstack", choices=(*SOURCES, *ATS_FAMILIES, ALL_BOARDS),
-                        help="where to fetch postings: theirstack, remotive, one ATS's registered boards, "
-                             "or boards for all of them (default: theirstack)")
+    parser.add_argument("--source", default="theirstack", type=_choice(*SOURCES, *ATS_FAMILIES, ALL_BOARDS),
+                        metavar="SOURCE",
+                        help="where to fetch postings: theirstack, remotive, the registered boards of one ATS "
+                             f"({', '.join(ATS_FAMILIES)}), or boards for all of them (default: theirstack)")
     parser.add_argument("--board", action="append", metavar="TOKEN",
                         help="with a board source: only this board (TOKEN, or ATS:TOKEN with --source boards); "
                              "repeatable; a board not registered yet is added")
@@ -288,14 +347,22 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
 
 def add_inspect_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     _add_common(parser)
-    parser.add_argument("--limit", type=_positive_int, default=10, metavar="N", help="how many postings (default: 10)")
-    parser.add_argument("--source", choices=(*SOURCES, *ATS_FAMILIES), help="only postings from this source")
+    parser.add_argument("--limit", type=_non_negative_int, default=10, metavar="N",
+                        help="how many postings; 0 for all of them, streamed (default: 10)")
+    parser.add_argument("--source", type=_choice(*SOURCES, *ATS_FAMILIES), metavar="SOURCE",
+                        help=f"only postings from this source: {', '.join((*SOURCES, *ATS_FAMILIES))}")
     parser.add_argument("--open", action="store_true",
                         help="only postings still open (no complete board fetch has found them gone)")
+    parser.add_argument("--skill", metavar="SKILL", help="only postings that ask for this skill id (see `skills list`)")
+    parser.add_argument("--id", metavar="ID", help="one posting whole: skills, places, description as text, and "
+                                                    "every source it was stored from")
     _add_filters(parser, days_default=None)
-    parser.add_argument("--format", choices=("table", "json", "csv"),
+    parser.add_argument("--format", type=_choice("table", "json", "csv"),
                         default="table", help="output format: aligned columns for people (default), "
                                               "json or csv for programs")
+    parser.add_argument("--nl", action="store_true", help="newline-delimited JSON: one posting a line")
+    parser.add_argument("--description", action="store_true",
+                        help="exports (json, csv, --nl) add each posting's description as plain text")
     parser.add_argument("--summary", action="store_true",
                         help="counts by source, role, level and month, with the date range and total")
     parser.set_defaults(handler=cmd_inspect)
@@ -306,7 +373,8 @@ def add_insights_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     _add_common(parser)
     _add_filters(parser, days_default=30)
     parser.add_argument("--top", type=_positive_int, default=20, metavar="N", help="how many skills (default: 20)")
-    parser.add_argument("--format", choices=("json", "table"), default="json", help="output format (default: json)")
+    parser.add_argument("--format", type=_choice("json", "table", "csv"), default="json",
+                        help="output format: json (the SkillInsightsResponse), table or csv (default: json)")
     parser.set_defaults(handler=cmd_insights)
     return parser
 
@@ -349,6 +417,9 @@ def cmd_ingest(args) -> int:
                            max_pages=args.max_pages)
         if state.since:
             log.info("incremental: asking for postings discovered since %s", state.since)
+        # On a terminal, say what the first request waits for: offline, it is the whole timeout.
+        _progress_line(args)(f"{source.name}: waiting for {_host_of(source)} (up to {args.timeout:g}s an attempt, "
+                             f"{args.max_retries} retries)")
         summary = run_ingest(query, source, store, state=state, dry_run=args.dry_run, workers=_workers(args),
                              stop=_STOP.is_set,
                              progress=_progress(args))
@@ -424,6 +495,12 @@ def _board_name(source: str, text: str):
     return spec
 
 
+def _host_of(source) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(getattr(source, "url", "")).netloc or source.name
+
+
 def _workers(args) -> int:
     cores = os.cpu_count() or 1
     return _default(args.workers, min(cores, 4) if cores > 1 else 0)
@@ -440,31 +517,68 @@ def _report(args, summary: RunSummary) -> None:
 
 
 def cmd_inspect(args) -> int:
+    if args.skill and args.skill.strip().lower() not in catalog().skills:
+        raise QueryError(f"unknown skill {args.skill!r}{_suggestion(args.skill, catalog().skills)}; "
+                         f"see `skillpulse skills list`", "skill")
     with SQLiteStore.open(_db_path(args), readonly=True) as store:
+        if args.id:
+            return _show_posting(store, args.id.strip())
         where = PostingFilter(source=args.source, role=args.role, level=args.level,
                               place=parse_place(args.location), remote=args.remote, days=args.days,
-                              open_only=args.open)
-        fmt = args.format
+                              open_only=args.open, skill=args.skill.strip().lower() if args.skill else None)
         if args.summary:
-            print(_render_summary(store, where, fmt))
+            print(_render_summary(store, where, "json" if args.nl else args.format))
             return EXIT_OK
-        columns = POSTING_VIEW if fmt == "table" else POSTING_EXPORT
-        rows = list(store.postings(where, limit=args.limit, columns=POSTING_EXPORT))
-    if fmt == "table":
-        print(output.table(rows, columns, {"title": 48, "company": 24, "location": 30}))
-    elif fmt == "csv":
-        print(output.to_csv(rows, columns))
-    else:
-        print(output.to_json(rows))
+        rows = store.postings(where, limit=args.limit or None, columns=POSTING_EXPORT + ("skills", "description_raw"))
+        if args.format == "table" and not args.nl:
+            print(output.table(rows, POSTING_VIEW, {"title": 48, "company": 24, "location": 30}))
+            return EXIT_OK
+        exported = (_exported(row, args.description) for row in rows)
+        columns = POSTING_EXPORT + ("skills",) + (("description",) if args.description else ())
+        if args.nl:
+            output.write_lines(exported, sys.stdout)
+        elif args.format == "csv":
+            output.write_csv(({**row, "skills": ",".join(row["skills"])} for row in exported), columns, sys.stdout)
+        else:
+            output.write_json_array(exported, sys.stdout)
+    return EXIT_OK
+
+
+def _exported(row: dict, with_description: bool) -> dict:
+    """A posting as exports show it: skills as a list, the description as plain text on request."""
+    description = row.pop("description_raw")
+    row["skills"] = row["skills"].split(",") if row["skills"] else []
+    if with_description:
+        row["description"] = to_plain_text(description)
+    return row
+
+
+def _show_posting(store: SQLiteStore, posting_id: str) -> int:
+    posting = store.posting(posting_id)
+    if posting is None:
+        raise QueryError(f"no posting with id {posting_id!r}; ids are in `skillpulse inspect --format json`", "id")
+    shown = {name: posting[name] for name in POSTING_EXPORT}
+    shown["skills"] = posting["skills"].split(",") if posting["skills"] else []
+    shown["places"] = [[posting["country_code"], posting["region_code"], posting["city"]], *posting["more_places"]]
+    shown["remote_scope"] = posting["remote_scope"]
+    shown["description"] = to_plain_text(posting["description_raw"])
+    shown["seen_in"] = posting["copies"]
+    print(output.to_json(shown))
     return EXIT_OK
 
 
 def _render_summary(store: SQLiteStore, where: PostingFilter, fmt: str) -> str:
     summary = postings_summary(store, where)
     groups = {name: summary[f"by_{name}"] for name in ("source", "role", "level", "month")}
-    if fmt != "table":
+    if fmt == "json":
         return output.to_json({**{k: summary[k] for k in ("total", "companies", "date_range")},
                                **{f"by_{name}": {str(k): n for k, n in rows} for name, rows in groups.items()}})
+    if fmt == "csv":
+        rows = [{"group": "total", "value": "", "postings": summary["total"]},
+                {"group": "companies", "value": "", "postings": summary["companies"]}]
+        rows += [{"group": name, "value": "" if k is None else k, "postings": n}
+                 for name, pairs in groups.items() for k, n in pairs]
+        return output.to_csv(rows, ("group", "value", "postings"))
     parts = [f"{summary['total']} postings from {summary['companies']} companies, dated "
              f"{summary['date_range']['from'] or '?'} to {summary['date_range']['to'] or '?'}"]
     for name, rows in groups.items():
@@ -479,6 +593,10 @@ def cmd_insights(args) -> int:
                                   days=args.days, remote=args.remote, top=args.top)
     if args.format == "json":
         print(output.to_json(response))
+        return EXIT_OK
+    if args.format == "csv":  # one row a skill; the title and totals are in the JSON
+        print(output.to_csv(({**s, "postings_count": response["totals"]["postings_count"]} for s in response["skills"]),
+                            ("id", "name", "category", "count", "pct", "postings_count")))
         return EXIT_OK
     print(f"{response['title']}\n{response['subtitle']}\n")
     ranked = ({"rank": i, "skill": s["name"], "count": s["count"], "%": f"{s['pct']:.1f}"}
@@ -499,10 +617,7 @@ def cmd_skills_list(args) -> int:
 
 def cmd_skills_rebuild(args) -> int:
     _stop_on_signals()
-    path = _db_path(args)
-    if not path.exists():
-        raise StoreOpenError(f"no database at {path}; run `skillpulse ingest` first or pass --db")
-    with SQLiteStore.open(path) as store:
+    with SQLiteStore.open(_existing_db(args)) as store:
         show = _progress_line(args)
         done = rebuild_skills(store, progress=lambda n, total: show(f"re-extracted {n} of {total} postings"),
                               stop=_STOP.is_set)
@@ -518,10 +633,14 @@ def cmd_serve(args) -> int:
     )
 
     origins = tuple(args.cors_origin or DEFAULT_ORIGINS)
+    for origin in origins:
+        if origin != "*" and not origin.lower().startswith(("http://", "https://")):
+            raise QueryError(f"--cors-origin {origin!r} is not an origin: write it as http://host:port, or '*'")
     try:
         server = make_server(_db_path(args), args.host, args.port, origins)
     except OSError as exc:
-        raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
+                          f"{_listen_hint(exc, args.port)}") from None
     host, port = server.server_address[:2]
 
     def stop(signum, frame):
@@ -533,13 +652,22 @@ def cmd_serve(args) -> int:
     for name in ("SIGINT", "SIGTERM"):
         signal.signal(getattr(signal, name), stop)
     try:
-        log.info("serving %s on http://%s:%d (CORS: %s); Ctrl+C stops", _db_path(args), host, port,
-                 ", ".join(origins))
+        cors = "any origin (*)" if "*" in origins else ", ".join(origins)
+        log.info("serving %s on http://%s:%d (CORS: %s); Ctrl+C stops", _db_path(args), host, port, cors)
         server.serve_forever()
         log.info("stopped")
     finally:
         server.server_close()
     return EXIT_OK
+
+
+def _listen_hint(exc: OSError, port: int) -> str:
+    """What to do when the server cannot listen."""
+    if exc.errno in (errno.EADDRINUSE, 10048):  # 10048: Windows' WSAEADDRINUSE
+        return f"another program uses port {port}: stop it or try --port {port + 1}"
+    if exc.errno in (errno.EACCES, 10013):
+        return "ports below 1024 need administrator rights: try --port 8000"
+    return "check --host: an address of this machine, such as 127.0.0.1, or 0.0.0.0 for all"
 
 
 # Set by SIGINT or SIGTERM during ingest and rebuild. The handler also raises KeyboardInterrupt at
@@ -571,11 +699,100 @@ def cmd_runs(args) -> int:
         runs = list_runs(store, args.limit)
     if args.format == "json":
         print(output.to_json(runs))
-    else:
-        print(output.table(runs, ("id", "started_at", "source", "status", "fetched", "invalid", "matched",
-                                  "inserted", "skipped", "stopped_by", "query_json", "error"),
-                           {"query_json": 60, "error": 60}))
+        return EXIT_OK
+    for run in runs:
+        run["query"] = _query_words(run["query"])
+        run["error or note"] = run["error"] or run["note"]
+    print(output.table(runs, ("id", "started_at", "source", "status", "fetched", "invalid", "matched", "inserted",
+                              "skipped", "stopped_by", "query", "error or note"), {"query": 48}))
     return EXIT_OK
+
+
+def cmd_status(args) -> int:
+    from datetime import datetime, timezone
+
+    from . import accelerator
+    from .sources.theirstack import KEY_VARIABLE
+
+    path = _db_path(args)
+    info = {"database": str(path), "exists": path.exists(), "size_bytes": None, "schema_version": None,
+            "postings": {}, "last_runs": [], "boards": {},
+            "accelerator": accelerator.scan is not None, KEY_VARIABLE: bool(os.environ.get(KEY_VARIABLE, "").strip())}
+    if path.exists():
+        info["size_bytes"] = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+        with SQLiteStore.open(path, readonly=True) as store:
+            info["schema_version"] = store.schema_version()
+            info["postings"] = dict(store.postings_by_source())
+            now = datetime.now(timezone.utc)
+            for run in store.last_runs():
+                started = datetime.strptime(run["started_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+                info["last_runs"].append({**run, "age_hours": round((now - started).total_seconds() / 3600, 1)})
+            for board in store.boards():
+                info["boards"][board["status"]] = info["boards"].get(board["status"], 0) + 1
+    if args.format == "json":
+        print(output.to_json(info))
+        return EXIT_OK
+    size = f"{info['size_bytes'] / 2**20:.1f} MB" if info["size_bytes"] is not None else "not created yet"
+    lines = [f"database: {path} ({size}" + (f", schema {info['schema_version']})" if info["exists"] else ")"),
+             f"postings: {sum(info['postings'].values()):,}" +
+             "".join(f"; {source} {n:,}" for source, n in info["postings"].items()),
+             "boards: " + (", ".join(f"{n} {status}" for status, n in sorted(info["boards"].items())) or "none"),
+             f"accelerator: {'active' if info['accelerator'] else 'not active (pure Python)'}",
+             f"{KEY_VARIABLE}: {'set' if info[KEY_VARIABLE] else 'not set'}"]
+    print("\n".join(lines))
+    if info["last_runs"]:
+        print()
+        print(output.table(info["last_runs"], ("source", "started_at", "age_hours", "status", "inserted", "error"),
+                           {"error": 60}))
+    return EXIT_OK
+
+
+def cmd_prune(args) -> int:
+    if not (args.closed_before or args.posted_before):
+        raise QueryError("say what to delete: --closed-before DATE and/or --posted-before DATE")
+    path = _existing_db(args)
+    with SQLiteStore.open(path, readonly=args.dry_run) as store:
+        removed = store.prune(closed_before=args.closed_before and args.closed_before + "T00:00:00Z",
+                              posted_before=args.posted_before, dry_run=args.dry_run)
+    if args.dry_run:
+        log.info("would delete %d postings [dry run: nothing deleted]", removed)
+    else:
+        log.info("deleted %d postings; `skillpulse vacuum` gives the space back to the disk", removed)
+    return EXIT_OK
+
+
+def cmd_vacuum(args) -> int:
+    with SQLiteStore.open(_existing_db(args)) as store:
+        before, after = store.vacuum()
+    log.info("vacuumed %s: %.1f MB -> %.1f MB", store.path, before / 2**20, after / 2**20)
+    return EXIT_OK
+
+
+def _existing_db(args) -> Path:
+    path = _db_path(args)
+    if not path.exists():
+        raise StoreOpenError(f"no database at {path}; run `skillpulse ingest` first or pass --db")
+    return path
+
+
+def _day(text: str) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {text!r}") from None
+
+
+def _query_words(query: dict) -> str:
+    """A run's query in a few words, the filters that narrow it only: "role=backend location=Dallas, TX"."""
+    defaults = {"role": "any", "level": "any", "remote": "include", "location": None}
+    words = [f"{name}={query[name]}" for name in ("role", "level", "location", "remote")
+             if query.get(name, defaults[name]) != defaults[name]]
+    words.append(f"days={query.get('days')}")
+    if query.get("source") == "theirstack":
+        words.append(f"max={query.get('max_results')}")
+    return " ".join(words)
 
 
 def cmd_boards_add(args) -> int:
@@ -673,7 +890,9 @@ def _progress_line(args):
 
 def _progress(args):
     show = _progress_line(args)
-    return lambda s: show(f"{s.source}: fetched {s.fetched}, matched {s.matched}, new {s.inserted}")
+    inserted = "would insert" if getattr(args, "dry_run", False) else "inserted"
+    return lambda s: show(f"{s.source}: fetched {s.fetched}, matched {s.matched}, {inserted} {s.inserted}, "
+                          f"skipped {s.skipped} (so far)")
 
 
 def _end_progress(args) -> None:

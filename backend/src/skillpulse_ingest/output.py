@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, TextIO
 
 
 def table(rows: Iterable[dict], columns: Sequence[str], widths: dict[str, int] | None = None) -> str:
@@ -29,6 +29,38 @@ def to_csv(rows: Iterable[dict], columns: Sequence[str]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue().rstrip("\n")
+
+
+def write_csv(rows: Iterable[dict], columns: Sequence[str], stream: TextIO) -> int:
+    """CSV with a header, one row at a time (constant memory); returns the number of rows."""
+    writer = csv.DictWriter(stream, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+def write_json_array(rows: Iterable, stream: TextIO) -> int:
+    """A JSON array written one element at a time (constant memory); returns the number of rows."""
+    count = 0
+    for row in rows:
+        stream.write("[\n" if count == 0 else ",\n")
+        stream.write(json.dumps(row, ensure_ascii=False))
+        count += 1
+    stream.write("[]\n" if count == 0 else "\n]\n")
+    return count
+
+
+def write_lines(rows: Iterable, stream: TextIO) -> int:
+    """Newline-delimited JSON: one object a line; returns the number of rows."""
+    count = 0
+    for row in rows:
+        stream.write(json.dumps(row, ensure_ascii=False))
+        stream.write("\n")
+        count += 1
+    return count
 
 
 def _text(value) -> str:

@@ -66,8 +66,9 @@ class RunSummary:
         return data
 
     def line(self) -> str:
+        inserted = "would insert" if self.dry_run else "inserted"
         text = (f"{self.source}: fetched {self.fetched}, invalid {self.invalid}, matched {self.matched}, "
-                f"inserted {self.inserted}, skipped {self.skipped}")
+                f"{inserted} {self.inserted}, skipped {self.skipped}")
         if self.duplicates:
             text += f" ({self.duplicates} already known from another source)"
         if self.boards_ok is not None:
@@ -334,6 +335,7 @@ def list_runs(store: SQLiteStore, limit: int = 20) -> list[dict]:
     for run in runs:
         pid = run.pop("pid", None)
         host = run.pop("host", None)
+        run["query"] = json.loads(run.pop("query_json") or "{}")
         if run["status"] == "running" and pid and host == here and not process_alive(pid):
             run["status"] = "gone"
     return runs
@@ -384,7 +386,7 @@ def plan_fetch(store: SQLiteStore | None, source: Source, query: IngestionQuery,
 def record_held_back(store: SQLiteStore, source: Source, query: IngestionQuery, why: str) -> None:
     """A run the cooldown held back still shows in ingest_runs, so a user sees what cron did."""
     run_id = store.start_run(source.name, query.to_dict())
-    store.finish_run(run_id, RunSummary(source.name, str(store.path)).to_dict(), "ok", why, "cooldown")
+    store.finish_run(run_id, RunSummary(source.name, str(store.path)).to_dict(), "ok", None, "cooldown", note=why)
 
 
 def next_allowed_call(store: SQLiteStore | None, source: Source, cooldown_hours: float,

@@ -109,8 +109,9 @@ class SkillPulseAPI:
     def health(self, params: dict) -> dict:
         with self._store() as store:
             postings = store.count_postings()
+            finished = [run["finished_at"] for run in store.last_runs() if run["finished_at"]]
         return {"status": "ok", "postings": postings, "schema_version": SCHEMA_VERSION,
-                "database_schema_version": DB_SCHEMA_VERSION}
+                "database_schema_version": DB_SCHEMA_VERSION, "last_run_at": max(finished, default=None)}
 
 
 def _whole_number(text: str, name: str) -> int:
@@ -359,9 +360,12 @@ class _Connection:
     def _cors(self, request: Request | None) -> dict[str, str]:
         headers = {"Vary": "Origin"}
         origin = (request.headers.get("origin", "") if request else "").rstrip("/")
-        if origin not in self.server.origins:
+        if "*" in self.server.origins:
+            headers["Access-Control-Allow-Origin"] = "*"  # the API is read-only and sends no credentials
+        elif origin in self.server.origins:
+            headers["Access-Control-Allow-Origin"] = origin
+        else:
             return headers
-        headers["Access-Control-Allow-Origin"] = origin
         if request.method == "OPTIONS":
             headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
             headers["Access-Control-Allow-Headers"] = _header_safe(

@@ -107,6 +107,7 @@ MIGRATIONS = {
     ALTER TABLE postings ADD COLUMN closed_at TEXT;
     ALTER TABLE postings ADD COLUMN more_places INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE postings ADD COLUMN duplicate INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE ingest_runs ADD COLUMN note TEXT;
     UPDATE postings SET job_key = skillpulse_job_key(source, source_id, url);
     CREATE INDEX postings_job_key ON postings (job_key);
     UPDATE postings SET duplicate = 1 WHERE rowid > (SELECT min(rowid) FROM postings q WHERE q.job_key = postings.job_key);
@@ -213,6 +214,7 @@ class PostingFilter:
     days: int | None = None
     today: date | None = None
     open_only: bool = False   # only postings no complete board fetch has found closed
+    skill: str | None = None  # only postings with this skill id
 
     @property
     def window(self) -> tuple[str, str] | None:
@@ -545,14 +547,15 @@ class SQLiteStore:
         return cursor.lastrowid
 
     def finish_run(self, run_id: int, counts: dict, status: str, error: str | None = None,
-                   stopped_by: str | None = None, marker: tuple[str, str, str] | None = None) -> None:
+                   stopped_by: str | None = None, marker: tuple[str, str, str] | None = None,
+                   note: str | None = None) -> None:
         """Close the run's row; a complete incremental run moves its marker in the same transaction."""
         with self.transaction():
             self.conn.execute(
                 "UPDATE ingest_runs SET finished_at = ?, fetched = ?, invalid = ?, matched = ?, inserted = ?, "
-                "skipped = ?, status = ?, error = ?, stopped_by = ? WHERE id = ?",
+                "skipped = ?, status = ?, error = ?, stopped_by = ?, note = ? WHERE id = ?",
                 (utc_now(), counts["fetched"], counts["invalid"], counts["matched"], counts["inserted"],
-                 counts["skipped"], status, error, stopped_by, run_id))
+                 counts["skipped"], status, error, stopped_by, note, run_id))
             if marker:
                 self._set_marker(*marker)
 
@@ -637,6 +640,74 @@ class SQLiteStore:
         labels = dict.fromkeys(place_label(city, region, country) for city, region, country, _ in rows)
         return [label for label in labels if label]
 
+    def posting(self, posting_id: str) -> dict | None:
+        """One stored posting whole: its columns, its places, and every stored copy of the same job."""
+        rows = list(_dicts(self.conn.execute("SELECT * FROM postings WHERE id = ?", (posting_id,))))
+        if not rows:
+            return None
+        posting = rows[0]
+        posting["more_places"] = [list(r) for r in self.conn.execute(
+            "SELECT country_code, region_code, city FROM posting_places WHERE posting_id = ?", (posting_id,))]
+        posting["copies"] = list(_dicts(self.conn.execute(
+            "SELECT id, source, url, retrieved_at, last_seen_at, closed_at FROM postings WHERE job_key = ? "
+            "ORDER BY rowid", (posting["job_key"],))))
+        return posting
+
+    def prune(self, *, closed_before: str | None = None, posted_before: str | None = None,
+              dry_run: bool = False) -> int:
+        """Delete postings closed before a day, or posted before one (with their skills and places);
+        returns how many. A job whose first copy goes keeps its next copy, now counted."""
+        clauses, params = [], []
+        if closed_before:
+            clauses.append("(closed_at IS NOT NULL AND closed_at < ?)")
+            params.append(closed_before)
+        if posted_before:
+            clauses.append("(date_posted IS NOT NULL AND date_posted < ?)")
+            params.append(posted_before)
+        if not clauses:
+            return 0
+        where = " OR ".join(clauses)
+        if dry_run:
+            return self.conn.execute(f"SELECT count(*) FROM postings WHERE {where}", params).fetchone()[0]
+        with self.transaction():
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS pruned (id TEXT PRIMARY KEY, job_key TEXT)")
+            self.conn.execute("DELETE FROM pruned")
+            self.conn.execute(f"INSERT INTO pruned SELECT id, job_key FROM postings WHERE {where}", params)
+            self.conn.execute("DELETE FROM posting_skills WHERE posting_id IN (SELECT id FROM pruned)")
+            self.conn.execute("DELETE FROM posting_places WHERE posting_id IN (SELECT id FROM pruned)")
+            removed = self.conn.execute("DELETE FROM postings WHERE id IN (SELECT id FROM pruned)").rowcount
+            self.conn.execute(
+                "UPDATE postings SET duplicate = 0 WHERE rowid IN (SELECT min(p.rowid) FROM postings p "
+                "WHERE p.job_key IN (SELECT job_key FROM pruned) GROUP BY p.job_key HAVING min(p.duplicate) = 1)")
+            self.conn.execute("DELETE FROM pruned")
+        return removed
+
+    def vacuum(self) -> tuple[int, int]:
+        """Rewrite the file without its free pages, and refresh the planner's statistics; returns the
+        size in bytes before and after."""
+        before = _file_size(self.path)
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.conn.execute("VACUUM")
+            self.conn.execute("ANALYZE")
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not vacuum {self.path}: {_why(exc)} (it needs free disk space about "
+                             f"the size of the database, and no other run writing it)") from None
+        return before, _file_size(self.path)
+
+    def last_runs(self) -> list[dict]:
+        """The latest run of each source: when it started and finished, and how it ended."""
+        return list(_dicts(self.conn.execute(
+            "SELECT source, started_at, finished_at, status, inserted, error FROM ingest_runs "
+            "WHERE id IN (SELECT max(id) FROM ingest_runs GROUP BY source) ORDER BY source")))
+
+    def postings_by_source(self) -> list[tuple[str, int]]:
+        return self.conn.execute("SELECT source, count(*) FROM postings GROUP BY source ORDER BY source").fetchall()
+
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
     def runs(self, limit: int = 20) -> list[dict]:
         return list(_dicts(self.conn.execute("SELECT * FROM ingest_runs ORDER BY id DESC LIMIT ?", (limit,))))
 
@@ -700,6 +771,9 @@ def filter_sql(where: PostingFilter) -> tuple[str, list]:
         clauses.append("coalesce(p.remote, 0) = 0")
     if where.open_only:
         clauses.append("p.closed_at IS NULL")
+    if where.skill:
+        clauses.append("p.id IN (SELECT posting_id FROM posting_skills WHERE skill = ?)")
+        params.append(where.skill)
     place = where.place
     if place is not None:
         if place.remote_only:
@@ -813,6 +887,10 @@ def _open_error(path: Path, exc: Exception, readonly: bool) -> str:
         return (f"cannot write database {path}: {why}; check that you may write it and its folder, "
                 f"or pass --db with another path")
     return f"cannot use database {path}: {why}"
+
+
+def _file_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

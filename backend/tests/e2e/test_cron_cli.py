@@ -104,7 +104,10 @@ def test_remotive_guard_blocks_scheduled_runs_within_the_cooldown_and_force_pass
     runs = json.loads(run_cli("runs", "--db", db, "--format", "json").stdout)
     assert [(r["status"], r["stopped_by"], r["fetched"]) for r in runs] == [("ok", "cooldown", 0),
                                                                           ("ok", "end_of_results", 5)]
-    assert runs[0]["error"].startswith("next call allowed after")
+    assert runs[0]["error"] is None and runs[0]["note"].startswith("next call allowed after")  # a note, not an error
+    assert runs[0]["query"]["source"] == "remotive"
+    table = run_cli("runs", "--db", db).stdout
+    assert "next call allowed after" in table and "days=30" in table
     quiet = run_cli(*cron, "-q", env=api.env())
     assert quiet.returncode == 0 and quiet.stderr == ""
     forced = run_cli(*cron, "--force", env=api.env())
