@@ -177,3 +177,47 @@ def test_an_export_of_100000_rows_streams_in_constant_memory(tmp_path):
     lines = subprocess.run([sys.executable, "-m", "skillpulse_ingest", "inspect", "--db", str(db), "--limit", "0",
                             "--nl"], capture_output=True, text=True, env=clean_env()).stdout.count("\n")
     assert lines == 100_000
+
+
+def test_an_unknown_host_fails_at_once_in_one_line(db):
+    result = run_cli("ingest", "--source", "remotive", "--db", db,
+                     env={"SKILLPULSE_REMOTIVE_URL": "https://skillpulse-test.invalid/api/remote-jobs"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "skillpulse: error: could not reach Remotive: no address for skillpulse-test.invalid (offline, or a proxy is "
+        "needed: set HTTPS_PROXY); check the network and try again"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal is POSIX")
+def test_on_a_terminal_the_first_request_says_what_it_waits_for(db):
+    import os
+    import pty
+
+    with socket.socket() as silent:  # accepts, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/api/remote-jobs"
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen([sys.executable, "-m", "skillpulse_ingest", "ingest", "--source", "remotive", "--db",
+                                 str(db), "--timeout", "1", "--max-retries", "0"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=follower, env=clean_env(SKILLPULSE_REMOTIVE_URL=url))
+        os.close(follower)
+        seen = b""
+        try:
+            proc.wait(timeout=60)
+            while True:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # the terminal closed with the process
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+            os.close(leader)
+    text = seen.decode(errors="replace")
+    assert f"remotive: waiting for 127.0.0.1:{url.split(':')[2].split('/')[0]} (up to 1s an attempt, 0 retries)" in text
+    assert "did not answer within 1s" in text and proc.returncode == 1

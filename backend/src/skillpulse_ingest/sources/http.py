@@ -18,7 +18,7 @@ from requests.utils import guess_json_utf
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from .. import __version__
@@ -83,6 +83,10 @@ class PoliteRetry(Retry):
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         if self.watch is not None:
             self.watch.disarm()  # the attempt is over; the backoff wait is not part of its deadline
+        if isinstance(error, NameResolutionError):
+            # No address for the host: offline, a proxy needed, or a typo. Waiting does not fix those,
+            # so the run fails at once, in one line; the next scheduled run tries again.
+            raise MaxRetryError(_pool, url, error)
         new = super().increment(method, url, response, error, _pool, _stacktrace)
         if response is not None and response.status:
             cause = f"HTTP {response.status}"
@@ -233,6 +237,9 @@ class HttpClient:
                                         f"if it keeps happening, raise --timeout")
             return SourceError(f"{self.label} did not answer within {timeout:g}s "
                                f"(after {self.retries} retries); try again later or raise --timeout")
+        if _reason(exc) == "unknown host":
+            return SourceError(f"could not reach {self.label}: no address for {host} (offline, or a proxy is "
+                               f"needed: set HTTPS_PROXY); check the network and try again")
         if not self.policy.repeat_uncertain and not _never_sent(exc):
             return UncertainOutcome(f"the connection to {self.label} at {host} failed ({_reason(exc)})")
         return SourceError(f"could not reach {self.label} at {host} after {self.retries} retries "
