@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 from conftest import query, run_cli
 from fakeapi import REMOTIVE_PATH, THEIRSTACK_PATH, Fault, remotive_job, theirstack_job
 
-# The README's daily cron line, minus the database path.
 # The README's daily TheirStack cron line (a larger budget, for this test's volume), minus the database path.
+CRON = ("ingest", "--incremental", "--role", "any", "--max-results", "2000", "-q")
 
 
 def stamp(delta: timedelta) -> str:
