@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
@@ -517,15 +518,16 @@ def _report(args, summary: RunSummary) -> None:
 
 
 def cmd_inspect(args) -> int:
-    if args.skill and args.skill.strip().lower() not in catalog().skills:
-        raise QueryError(f"unknown skill {args.skill!r}{_suggestion(args.skill, catalog().skills)}; "
+    skill = args.skill.strip().lower() if args.skill else None
+    if skill and skill not in catalog().skills:
+        raise QueryError(f"unknown skill {args.skill!r}{_suggestion(skill, catalog().skills)}; "
                          f"see `skillpulse skills list`", "skill")
     with SQLiteStore.open(_db_path(args), readonly=True) as store:
         if args.id:
             return _show_posting(store, args.id.strip())
         where = PostingFilter(source=args.source, role=args.role, level=args.level,
                               place=parse_place(args.location), remote=args.remote, days=args.days,
-                              open_only=args.open, skill=args.skill.strip().lower() if args.skill else None)
+                              open_only=args.open, skill=skill)
         if args.summary:
             print(_render_summary(store, where, "json" if args.nl else args.format))
             return EXIT_OK
@@ -547,10 +549,15 @@ def cmd_inspect(args) -> int:
 def _exported(row: dict, with_description: bool) -> dict:
     """A posting as exports show it: skills as a list, the description as plain text on request."""
     description = row.pop("description_raw")
-    row["skills"] = row["skills"].split(",") if row["skills"] else []
+    row["skills"] = _skill_list(row["skills"])
     if with_description:
         row["description"] = to_plain_text(description)
     return row
+
+
+def _skill_list(column: str) -> list[str]:
+    """postings.skills (comma-joined ids) as a list."""
+    return column.split(",") if column else []
 
 
 def _show_posting(store: SQLiteStore, posting_id: str) -> int:
@@ -558,7 +565,7 @@ def _show_posting(store: SQLiteStore, posting_id: str) -> int:
     if posting is None:
         raise QueryError(f"no posting with id {posting_id!r}; ids are in `skillpulse inspect --format json`", "id")
     shown = {name: posting[name] for name in POSTING_EXPORT}
-    shown["skills"] = posting["skills"].split(",") if posting["skills"] else []
+    shown["skills"] = _skill_list(posting["skills"])
     shown["places"] = [[posting["country_code"], posting["region_code"], posting["city"]], *posting["more_places"]]
     shown["remote_scope"] = posting["remote_scope"]
     shown["description"] = to_plain_text(posting["description_raw"])
@@ -709,8 +716,6 @@ def cmd_runs(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from datetime import datetime, timezone
-
     from . import accelerator
     from .sources.theirstack import KEY_VARIABLE
 
@@ -732,19 +737,27 @@ def cmd_status(args) -> int:
     if args.format == "json":
         print(output.to_json(info))
         return EXIT_OK
-    size = f"{info['size_bytes'] / 2**20:.1f} MB" if info["size_bytes"] is not None else "not created yet"
-    lines = [f"database: {path} ({size}" + (f", schema {info['schema_version']})" if info["exists"] else ")"),
-             f"postings: {sum(info['postings'].values()):,}" +
-             "".join(f"; {source} {n:,}" for source, n in info["postings"].items()),
-             "boards: " + (", ".join(f"{n} {status}" for status, n in sorted(info["boards"].items())) or "none"),
-             f"accelerator: {'active' if info['accelerator'] else 'not active (pure Python)'}",
-             f"{KEY_VARIABLE}: {'set' if info[KEY_VARIABLE] else 'not set'}"]
-    print("\n".join(lines))
+    print("\n".join(_status_lines(info)))
     if info["last_runs"]:
         print()
         print(output.table(info["last_runs"], ("source", "started_at", "age_hours", "status", "inserted", "error"),
                            {"error": 60}))
     return EXIT_OK
+
+
+def _status_lines(info: dict) -> list[str]:
+    """`skillpulse status` for people: one line per fact."""
+    if info["exists"]:
+        database = f"database: {info['database']} ({info['size_bytes'] / 2**20:.1f} MB, schema {info['schema_version']})"
+    else:
+        database = f"database: {info['database']} (not created yet)"
+    postings = f"postings: {sum(info['postings'].values()):,}"
+    for source, count in info["postings"].items():
+        postings += f"; {source} {count:,}"
+    boards = ", ".join(f"{count} {status}" for status, count in sorted(info["boards"].items())) or "none"
+    accelerator = "active" if info["accelerator"] else "not active (pure Python)"
+    key = "set" if info["THEIRSTACK_API_KEY"] else "not set"
+    return [database, postings, f"boards: {boards}", f"accelerator: {accelerator}", f"THEIRSTACK_API_KEY: {key}"]
 
 
 def cmd_prune(args) -> int:
@@ -776,8 +789,6 @@ def _existing_db(args) -> Path:
 
 
 def _day(text: str) -> str:
-    from datetime import date
-
     try:
         return date.fromisoformat(text.strip()).isoformat()
     except ValueError:
