@@ -119,3 +119,27 @@ def test_cli_outputs_validate(filled):
         validator("job_posting").validate(posting)
     for r in json.loads(run("runs", "--format", "json")):
         validator("ingest_query").validate(r["query"])  # an object, not JSON in a string
+
+
+@pytest.mark.parametrize("path", sorted(SCHEMAS.glob("*.json")), ids=lambda p: p.name)
+def test_each_schema_validates_on_its_own(path):
+    """A consumer that loads one file, with no registry, never meets an unresolvable $ref."""
+    schema = json.loads(path.read_text())
+    Draft202012Validator.check_schema(schema)
+    assert "job_posting.schema.json#" not in path.read_text()
+    shared = json.loads((SCHEMAS / "job_posting.schema.json").read_text())["$defs"]
+    for name, definition in schema.get("$defs", {}).items():
+        if name in shared:
+            assert definition == shared[name], f"{path.name}: $defs/{name} differs from job_posting's"
+    alone = Draft202012Validator(schema)  # no registry: a $ref out of the file would raise here
+    examples = {"skill_insights_response": DOCS / "examples" / "skill_insights_response.json",
+                "job_posting": DOCS / "examples" / "job_posting.json",
+                "ingest_query": DOCS / "examples" / "ingest_query.json"}
+    example = examples.get(path.name.replace(".schema.json", ""))
+    if example is not None:
+        alone.validate(json.loads(example.read_text()))
+    if path.name == "health_response.schema.json":
+        alone.validate({"status": "ok", "postings": 1, "schema_version": "1.0.0", "database_schema_version": 4,
+                        "last_run_at": "2026-12-01T00:00:00Z"})
+    if path.name == "locations_response.schema.json":
+        alone.validate({"locations": ["United States"], "window": {"days": 30}, "generated_at": "2026-12-01T00:00:00Z"})
