@@ -84,7 +84,7 @@ def test_real_insights_are_valid_and_follow_the_rules(filled):
         response = skill_insights(store, location="Dallas, TX", role="backend", level="entry", top=5, now=NOW)
     validator("skill_insights_response").validate(response)
     assert response["title"] == "Top skills for entry-level backend jobs in Dallas, TX"
-    assert response["window"] == {"days": 30, "from": "2026-10-27", "to": "2026-11-26"}
+    assert response["window"] == {"days": 30, "from": "2026-10-28", "to": "2026-11-26"}  # exactly 30 calendar days
     total = response["totals"]["postings_count"]
     assert total > 0 and len(response["skills"]) == 5
     counts = [(-s["count"], s["id"]) for s in response["skills"]]

@@ -66,6 +66,6 @@ def test_matches_query_keeps_the_date_window():
     from datetime import date
     q = IngestionQuery(days=7)
     today = date(2026, 11, 26)
-    assert matches_query(posting(date_posted="2026-11-19"), q, today)
-    assert not matches_query(posting(date_posted="2026-11-18"), q, today)
+    assert matches_query(posting(date_posted="2026-11-20"), q, today)   # 7 calendar days: the 20th to the 26th
+    assert not matches_query(posting(date_posted="2026-11-19"), q, today)
     assert matches_query(posting(date_posted=None), q, today)

@@ -39,12 +39,12 @@ def skill_insights(store: SQLiteStore, *, location: str | None = None, role: str
     now = now or datetime.now(timezone.utc)
     place = parse_place(location)
     where = PostingFilter(role=role, level=level, place=place, remote=remote, days=days,
-                          today=today or now.date())
+                          today=today or now.date(), tech_only=True)
     tally = _tally(store.facts(where))
     count = tally.postings
     skills = catalog().skills
     start, end = where.window
-    ranked = sorted(tally.skills.items(), key=lambda item: (-item[1], item[0]))[:top]
+    ranked = sorted(tally.skills.items(), key=lambda item: (-item[1], _display_name(item[0], skills)))[:top]
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -61,6 +61,11 @@ def skill_insights(store: SQLiteStore, *, location: str | None = None, role: str
         "sources": [{"source": s, "postings_count": n}
                     for s, n in sorted(tally.sources.items(), key=lambda item: (-item[1], item[0]))],
     }
+
+
+def _display_name(skill_id: str, skills: dict) -> str:
+    """What ties between skills are ordered by: the name people read, in any case."""
+    return (skills[skill_id].name if skill_id in skills else skill_id).casefold()
 
 
 @dataclass
@@ -135,6 +140,6 @@ def postings_summary(store: SQLiteStore, where: PostingFilter) -> dict:
 def locations(store: SQLiteStore, *, days: int = 30, limit: int = 100, today: date | None = None) -> list[str]:
     """Places found in stored postings of the window, most frequent first; United States first."""
     check_range("days", days, 1, MAX_DAYS)
-    where = PostingFilter(days=days, today=today)
+    where = PostingFilter(days=days, today=today, tech_only=True)
     found = [label for label in store.place_labels(where) if label != "United States"]
     return ["United States", *found][:limit]

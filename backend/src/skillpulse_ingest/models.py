@@ -127,6 +127,7 @@ def canonical_url(url: str) -> str:
 
 
 def date_window(days: int, today: date | None = None) -> tuple[str, str]:
-    """(from, to) ISO dates of "the last N days" in UTC, both inclusive."""
+    """(from, to) ISO dates of "the last N days" in UTC, both inclusive: exactly N calendar days
+    ending today (the last 1 day is today)."""
     today = today or datetime.now(timezone.utc).date()
-    return (today - timedelta(days=days)).isoformat(), today.isoformat()
+    return (today - timedelta(days=days - 1)).isoformat(), today.isoformat()

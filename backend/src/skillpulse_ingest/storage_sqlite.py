@@ -215,6 +215,7 @@ class PostingFilter:
     today: date | None = None
     open_only: bool = False   # only postings no complete board fetch has found closed
     skill: str | None = None  # only postings with this skill id
+    tech_only: bool = False   # role "any" means every engineering bucket, not `other`
 
     @property
     def window(self) -> tuple[str, str] | None:
@@ -759,6 +760,8 @@ def filter_sql(where: PostingFilter) -> tuple[str, list]:
     if where.role != "any":
         clauses.append("p.role_bucket = ?")
         params.append(where.role)
+    elif where.tech_only:
+        clauses.append("p.role_bucket <> 'other'")
     if where.level != "any":
         clauses.append("p.level_bucket = ?")
         params.append(where.level)
