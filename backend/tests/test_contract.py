@@ -87,12 +87,14 @@ def test_real_insights_are_valid_and_follow_the_rules(filled):
     assert response["window"] == {"days": 30, "from": "2026-10-28", "to": "2026-11-26"}  # exactly 30 calendar days
     total = response["totals"]["postings_count"]
     assert total > 0 and len(response["skills"]) == 5
-    counts = [(-s["count"], s["id"]) for s in response["skills"]]
+    counts = [(-s["count"], s["name"].casefold()) for s in response["skills"]]
     assert counts == sorted(counts)
     for s in response["skills"]:
         assert s["pct"] == round(s["count"] / total * 100, 1)
-    assert response["subtitle"] == (f"Based on {total} postings from {response['totals']['unique_companies_count']} "
-                                    f"companies in the last 30 days")
+    totals = response["totals"]
+    assert totals["local_postings_count"] + totals["remote_postings_count"] == total
+    assert response["schema_version"] == "1.1.0" and response["subtitle"].startswith("Posted in the last 30 days")
+    assert "Dallas, TX" in response["subtitle"]
 
 
 def test_no_location_says_united_states_only_for_us_only_data(filled):
@@ -104,7 +106,8 @@ def test_empty_result_is_still_valid(filled):
     with SQLiteStore.open(filled, readonly=True) as store:
         response = skill_insights(store, location="Berlin, Germany", role="ml", level="intern", now=NOW)
     validator("skill_insights_response").validate(response)
-    assert response["totals"] == {"postings_count": 0, "unique_companies_count": 0, "postings_with_skills": 0}
+    assert response["totals"] == {"postings_count": 0, "unique_companies_count": 0, "postings_with_skills": 0,
+                                  "local_postings_count": 0, "remote_postings_count": 0}
     assert response["skills"] == [] and response["sources"] == []
     assert response["title"] == "Top skills for machine learning internships in Berlin, Germany"
 

@@ -43,3 +43,31 @@ def test_days_covers_exactly_that_many_calendar_days(tmp_path):
         assert response["window"] == {"days": 30, "from": "2026-10-28", "to": "2026-11-26"}
         assert response["totals"]["postings_count"] == 2
         assert skill_insights(store, days=1, now=NOW, today=TODAY)["totals"]["postings_count"] == 1  # today only
+
+
+def remote_posting(n, scope=",US,"):
+    return JobPosting(source="remotive", url=f"https://x.io/r{n}", title=f"Remote {n}", source_id=f"r{n}",
+                      date_posted="2026-11-20", role_bucket="backend", level_bucket="entry", skills=("go",),
+                      remote=True, remote_scope=scope, company=f"Remote Co {n}")
+
+
+def test_the_answer_says_how_much_of_it_is_local_and_how_much_remote(tmp_path):
+    with SQLiteStore.open(tmp_path / "d.db") as store:
+        store.save_page([posting(1), remote_posting(1), remote_posting(2), remote_posting(3, scope=",DE,")])
+
+        def answer(**query):
+            return skill_insights(store, **{"days": 30, **query}, now=NOW, today=TODAY)
+
+        dallas = answer(location="Dallas, TX")
+        assert dallas["totals"]["local_postings_count"] == 1 and dallas["totals"]["remote_postings_count"] == 2
+        assert dallas["totals"]["postings_count"] == 3
+        assert dallas["subtitle"] == "Posted in the last 30 days: 1 based in Dallas, TX, 2 remote jobs open to it"
+        assert answer(location="Dallas, TX", remote="exclude")["subtitle"] == \
+            "Posted in the last 30 days; all based in Dallas, TX"
+        assert answer(location="Dallas, TX", remote="only")["subtitle"] == \
+            "Posted in the last 30 days; all remote jobs open to Dallas, TX, none based there"
+        everywhere = answer()
+        assert (everywhere["totals"]["local_postings_count"], everywhere["totals"]["remote_postings_count"]) == (1, 3)
+        assert everywhere["subtitle"] == "Posted in the last 30 days; 3 of them remote"
+        assert answer(location="Boston, MA", remote="exclude")["subtitle"] == "No matching postings in the last 30 days"
+        assert answer(days=1)["subtitle"] == "No matching postings in the last day"

@@ -11,7 +11,7 @@ from .places import parse_place
 from .skills import catalog
 from .storage_sqlite import PostingFilter, SQLiteStore
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"  # 1.1.0: totals.local_postings_count and remote_postings_count
 MAX_TOP = 100
 
 ROLE_WORDS = {"any": "tech", "backend": "backend", "frontend": "frontend", "fullstack": "full-stack",
@@ -49,12 +49,13 @@ def skill_insights(store: SQLiteStore, *, location: str | None = None, role: str
         "schema_version": SCHEMA_VERSION,
         "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "title": title(role, level, remote, _place_phrase(place, tally)),
-        "subtitle": subtitle(count, len(tally.companies), days),
+        "subtitle": subtitle(tally, days, _where_phrase(place)),
         "window": {"days": days, "from": start, "to": end},
         "filters": {"location": location.strip() if location and location.strip() else None,
                     "role": role, "level": level, "remote": remote},
         "totals": {"postings_count": count, "unique_companies_count": len(tally.companies),
-                   "postings_with_skills": tally.with_skills},
+                   "postings_with_skills": tally.with_skills, "local_postings_count": count - tally.remote,
+                   "remote_postings_count": tally.remote},
         "skills": [{"id": sid, "name": skills[sid].name if sid in skills else sid,
                     "category": skills[sid].category if sid in skills else "tool",
                     "count": n, "pct": round(n * 100.0 / count, 1)} for sid, n in ranked],
@@ -76,6 +77,7 @@ class _Tally:
     skills: Counter = field(default_factory=Counter)
     sources: Counter = field(default_factory=Counter)
     us_only: bool = True
+    remote: int = 0           # remote jobs (open to the place, when there is one)
 
 
 def _tally(facts: list[tuple]) -> _Tally:
@@ -88,6 +90,7 @@ def _tally(facts: list[tuple]) -> _Tally:
     if skill_lists:
         tally.skills.update(",".join(skill_lists).split(","))
     tally.us_only = all(row[3] == "US" or (row[3] is None and row[4] == ",US,") for row in facts)
+    tally.remote = sum(1 for row in facts if row[5] == 1)
     return tally
 
 
@@ -101,12 +104,32 @@ def title(role: str, level: str, remote: str, place_phrase: str) -> str:
     return " ".join(w for w in ["Top skills for", *words, noun] if w) + place_phrase
 
 
-def subtitle(postings: int, companies: int, days: int) -> str:
+def subtitle(tally: _Tally, days: int, where: str | None) -> str:
+    """How many postings are based in the place and how many are remote jobs open to it, in words
+    read once ("Posted in the last 30 days: 1 based in Dallas, TX, 33 remote jobs open to it"). The
+    frontend shows the counts of postings and companies in a line of its own; this does not repeat them."""
     window = "in the last day" if days == 1 else f"in the last {days} days"
-    if postings == 0:
+    if tally.postings == 0:
         return f"No matching postings {window}"
-    return (f"Based on {postings:,} posting{'s' * (postings != 1)} from {companies:,} "
-            f"compan{'ies' if companies != 1 else 'y'} {window}")
+    local = tally.postings - tally.remote
+    if where is None:
+        if tally.remote == 0:
+            return f"Posted {window}; none of them remote"
+        if local == 0:
+            return f"Posted {window}; all of them remote"
+        return f"Posted {window}; {tally.remote:,} of them remote"
+    if tally.remote == 0:
+        return f"Posted {window}; all based in {where}"
+    if local == 0:
+        return f"Posted {window}; all remote jobs open to {where}, none based there"
+    return f"Posted {window}: {local:,} based in {where}, {tally.remote:,} remote jobs open to it"
+
+
+def _where_phrase(place) -> str | None:
+    """The place as the subtitle names it; None when the query has none."""
+    if place is not None and (place.countries or place.region or place.city):
+        return "the United States" if place.label == "United States" else place.label
+    return None
 
 
 def _place_phrase(place, tally: _Tally) -> str:

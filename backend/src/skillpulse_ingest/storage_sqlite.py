@@ -602,10 +602,10 @@ class SQLiteStore:
         yield from _dicts(self.conn.execute(*_limited(sql, params, limit)))
 
     def facts(self, where: PostingFilter) -> list[tuple]:
-        """(source, company, skills, country_code, remote_scope) of matching postings, from the covering
-        index (a job stored from several sources comes once)."""
+        """(source, company, skills, country_code, remote_scope, remote) of matching postings, from the
+        covering index (a job stored from several sources comes once)."""
         clause, params = filter_sql(where)
-        return self.conn.execute(f"SELECT source, company, skills, country_code, remote_scope FROM postings p "
+        return self.conn.execute(f"SELECT source, company, skills, country_code, remote_scope, remote FROM postings p "
                                  f"INDEXED BY postings_insights WHERE {clause}", params).fetchall()
 
     def summary(self, where: PostingFilter) -> dict:

@@ -4,13 +4,13 @@
 Greenhouse, Lever, Ashby or SmartRecruiters, without the network: for trying the tool offline,
 debugging a normalizer, or loading what another machine fetched. The shape says which API it is.
 `--load sample` loads the small Greenhouse board shipped with the package, re-dated so that its
-newest posting is from yesterday and the last-30-days views show it.
+newest posting is from today and the last-30-days views show all of it.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterator
@@ -110,12 +110,12 @@ def _board(ats, rows: list, origin: str, url_field: str | None) -> SavedResponse
 
 
 def _redate(rows: list) -> None:
-    """Move the sample's dates so its newest posting is from yesterday (its rows' own text goes too)."""
+    """Move the sample's dates so its newest posting is from today (its rows' own text goes too)."""
     days = [parse_day(row.get("first_published")) for row in rows]
     newest = max((d for d in days if d), default=None)
     if newest is None:
         return
-    shift = date.today() - timedelta(days=1) - date.fromisoformat(newest)
+    shift = datetime.now(timezone.utc).date() - date.fromisoformat(newest)
     for index, row in enumerate(rows):
         moved = dict(row)
         for field in ("first_published", "updated_at"):
