@@ -160,9 +160,12 @@ def postings_summary(store: SQLiteStore, where: PostingFilter) -> dict:
             "by_level": ordered(levels.items()), "by_month": ordered(months.items())}
 
 
-def locations(store: SQLiteStore, *, days: int = 30, limit: int = 100, today: date | None = None) -> list[str]:
-    """Places found in stored postings of the window, most frequent first; United States first."""
-    check_range("days", days, 1, MAX_DAYS)
-    where = PostingFilter(days=days, today=today, tech_only=True)
-    found = [label for label in store.place_labels(where) if label != "United States"]
+def locations(store: SQLiteStore, *, days: int = 30, limit: int = 100, role: str = "any", level: str = "any",
+              remote: str = "include", min_postings: int = 1, today: date | None = None) -> list[str]:
+    """Places with at least `min_postings` postings based there that answer the query, most first;
+    United States first. Each is a place `skill_insights` accepts back."""
+    check_filters(role, level, remote, days, 1)
+    check_range("min_postings", min_postings, 1)
+    where = PostingFilter(role=role, level=level, remote=remote, days=days, today=today, tech_only=True)
+    found = [label for label in store.place_labels(where, min_postings) if label != "United States"]
     return ["United States", *found][:limit]

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 DEFAULT_ORIGINS = tuple(f"http://{host}:{port}" for port in (5173, 4173) for host in ("localhost", "127.0.0.1"))
 SKILLS_DEFAULTS = {"location": "United States", "role": "any", "level": "entry", "days": "30", "top": "5",
                    "remote": "include"}
+LOCATIONS_DEFAULTS = {"days": "30", "limit": "100", "role": "any", "level": "entry", "remote": "include",
+                      "min_postings": "3"}
 MAX_LOCATIONS = 1000
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,9}")
 
@@ -95,13 +97,18 @@ class SkillPulseAPI:
                                   days=days, remote=values["remote"], top=top)
 
     def locations(self, params: dict) -> dict:
-        days = _whole_number(params.get("days", "30").strip(), "days")
-        limit = _whole_number(params.get("limit", "100").strip(), "limit")
+        values = {k: params.get(k, default).strip() for k, default in LOCATIONS_DEFAULTS.items()}
+        days = _whole_number(values["days"], "days")
+        limit = _whole_number(values["limit"], "limit")
+        min_postings = _whole_number(values["min_postings"], "min_postings")
         if not 1 <= limit <= MAX_LOCATIONS:
             raise ApiError(400, f"limit must be between 1 and {MAX_LOCATIONS}", "limit")
+        if min_postings < 1:
+            raise ApiError(400, "min_postings must be at least 1", "min_postings")
         with self._store() as store:
             try:
-                found = locations(store, days=days, limit=limit)
+                found = locations(store, days=days, limit=limit, role=values["role"], level=values["level"],
+                                  remote=values["remote"], min_postings=min_postings)
             except QueryError as exc:
                 raise ApiError(400, str(exc), exc.parameter) from None
         return {"locations": found, "window": {"days": days}, "generated_at": _now()}
@@ -187,10 +194,16 @@ def openapi_document() -> dict:
                 ],
                 "responses": {"200": ok("SkillInsightsResponse", "the insights"), "400": error, "503": error}}},
             "/api/locations": {"get": {
-                "operationId": "getLocations", "summary": "Places found in stored postings, United States first",
+                "operationId": "getLocations",
+                "summary": "Places with enough postings for a role, level and remote mode; United States first",
                 "parameters": [
                     query("days", {"type": "integer", "minimum": 1, "maximum": 3650}, "window in days, default 30"),
                     query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LOCATIONS}, "default 100"),
+                    query("role", {"type": "string", "enum": roles}, "role bucket, default any"),
+                    query("level", {"type": "string", "enum": levels}, "level bucket, default entry"),
+                    query("remote", {"type": "string", "enum": ["include", "exclude", "only"]}, "default include"),
+                    query("min_postings", {"type": "integer", "minimum": 1, "maximum": 999999999},
+                          "least postings based in a place for it to be listed, default 3"),
                 ],
                 "responses": {"200": ok("LocationsResponse", "the places"), "400": error, "503": error}}},
             "/api/health": {"get": {"operationId": "getHealth", "summary": "Liveness and posting count",

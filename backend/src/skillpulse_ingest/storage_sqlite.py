@@ -625,7 +625,7 @@ class SQLiteStore:
                 "by_source": grouped("source"), "by_role_level": grouped("role_bucket, level_bucket"),
                 "by_day": grouped("date_posted")}
 
-    def place_labels(self, where: PostingFilter) -> list[str]:
+    def place_labels(self, where: PostingFilter, min_postings: int = 1) -> list[str]:
         """Clean place labels ("Dallas, TX", "Berlin, Germany") of on-site postings, most frequent first.
 
         A posting with several places counts in each."""
@@ -637,7 +637,8 @@ class SQLiteStore:
             f"SELECT pp.city, upper(pp.region_code), pp.country_code FROM posting_places pp "
             f"JOIN postings p ON p.id = pp.posting_id WHERE p.more_places > 0 AND {clause}) "
             f"WHERE country_code IS NOT NULL AND (city IS NOT NULL OR region IS NOT NULL) "
-            f"GROUP BY lower(city), region, country_code ORDER BY n DESC, city", params + params).fetchall()
+            f"GROUP BY lower(city), region, country_code HAVING n >= ? ORDER BY n DESC, city",
+            params + params + [min_postings]).fetchall()
         labels = dict.fromkeys(place_label(city, region, country) for city, region, country, _ in rows)
         return [label for label in labels if label]
 
