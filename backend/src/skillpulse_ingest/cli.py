@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import errno
 import json
@@ -400,8 +401,7 @@ def cmd_ingest(args) -> int:
     settings = HttpSettings(max_retries=args.max_retries, backoff_factor=args.backoff_factor, timeout=args.timeout,
                             min_interval=_default(args.min_interval, source_cls.default_min_interval))
     source = get_source(args.source, settings)
-    path = _db_path(args)
-    store = SQLiteStore.open(path, readonly=args.dry_run) if not args.dry_run or path.exists() else None
+    store = _ingest_store(args)
     try:
         # Scheduled runs (--incremental) respect the provider's daily-call limit by default; a run by
         # hand does only when --cooldown is given, so trying a command twice just works.
@@ -432,16 +432,23 @@ def cmd_ingest(args) -> int:
     return EXIT_OK
 
 
+def _ingest_store(args) -> SQLiteStore | None:
+    """The store an ingest writes; read-only for a dry run, and None for a dry run of a database
+    that does not exist yet (nothing is created)."""
+    path = _db_path(args)
+    if args.dry_run and not path.exists():
+        return None
+    return SQLiteStore.open(path, readonly=args.dry_run)
+
+
 def _ingest_saved(args, query: IngestionQuery) -> int:
     """`--load FILE`: the rows of a saved answer, through the same run as fetched ones."""
     from .sources.saved import load
 
     saved = load(args.load)
     log.info("loading %d rows of a saved %s answer from %s", len(saved.rows), saved.name, saved.origin)
-    query = IngestionQuery(source=saved.name, location=query.location, role=query.role, level=query.level,
-                           days=query.days, max_results=query.max_results, remote=query.remote)
-    path = _db_path(args)
-    store = SQLiteStore.open(path, readonly=args.dry_run) if not args.dry_run or path.exists() else None
+    query = dataclasses.replace(query, source=saved.name)
+    store = _ingest_store(args)
     try:
         summary = run_ingest(query, saved, store, dry_run=args.dry_run, workers=_workers(args),
                              stop=_STOP.is_set, progress=_progress(args))
