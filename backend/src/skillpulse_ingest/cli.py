@@ -58,6 +58,7 @@ from .storage_sqlite import (
     StoreError,
     StoreOpenError,
     default_db_path,
+    file_size,
 )
 
 log = logging.getLogger("skillpulse")
@@ -156,6 +157,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="count", default=0, help="only errors on stderr")
 
 
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", type=_choice("table", "json"), default="table",
+                        help="output format: table or json (default: table)")
+
+
 def _add_filters(parser: argparse.ArgumentParser, *, days_default: int | None) -> None:
     parser.add_argument("--location", metavar="PLACE",
                         help='place to match: "Dallas, TX", "Texas", "United States", "Europe", "Remote"')
@@ -192,7 +198,7 @@ def build_parser(prog: str = "skillpulse") -> argparse.ArgumentParser:
     skill_commands.required = True
     listing = skill_commands.add_parser("list", help="show the catalog", description="Show the skill catalog.")
     listing.add_argument("--category", help="only this category")
-    listing.add_argument("--format", type=_choice("table", "json"), default="table", help="output format (default: table)")
+    _add_format(listing)
     listing.set_defaults(handler=cmd_skills_list)
     rebuild = skill_commands.add_parser("rebuild", help="re-extract skills of every stored posting",
                                         description="Re-extract the skills of every stored posting, after "
@@ -212,14 +218,14 @@ def build_parser(prog: str = "skillpulse") -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="list recent ingest runs", description="Recent ingest runs, newest first.")
     _add_common(runs)
     runs.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="how many runs (default: 20)")
-    runs.add_argument("--format", type=_choice("table", "json"), default="table", help="output format (default: table)")
+    _add_format(runs)
     runs.set_defaults(handler=cmd_runs)
     status = commands.add_parser("status", help="which database, what is in it, and how the last runs went",
                                  description="Which database this command line uses, its schema version and size, "
                                              "postings per source, the last run of each source and its age, whether "
                                              "the C accelerator is active and whether an API key is set.")
     _add_common(status)
-    status.add_argument("--format", type=_choice("table", "json"), default="table", help="output format (default: table)")
+    _add_format(status)
     status.set_defaults(handler=cmd_status)
     prune = commands.add_parser("prune", help="delete old postings to keep a long-running database small",
                                 description="Delete postings closed before a day, or posted before one, with "
@@ -261,7 +267,7 @@ def add_boards_arguments(parser: argparse.ArgumentParser) -> None:
                                  description="Registered boards: status new, ok, failed or missing; open jobs; "
                                              "when last fetched; the last error.")
     listing.add_argument("--ats", type=_choice(*ATS_FAMILIES), metavar="ATS", help=f"only boards of this ATS: {', '.join(ATS_FAMILIES)}")
-    listing.add_argument("--format", type=_choice("table", "json"), default="table", help="output format (default: table)")
+    _add_format(listing)
     _add_common(listing)
     listing.set_defaults(handler=cmd_boards_list)
     remove = actions.add_parser("remove", help="forget boards (their stored postings stay)",
@@ -538,11 +544,12 @@ def cmd_inspect(args) -> int:
         if args.summary:
             print(_render_summary(store, where, "json" if args.nl else args.format))
             return EXIT_OK
-        rows = store.postings(where, limit=args.limit or None, columns=POSTING_EXPORT + ("skills", "description_raw"))
         if args.format == "table" and not args.nl:
+            rows = store.postings(where, limit=args.limit or None, columns=POSTING_VIEW)
             print(output.table(rows, POSTING_VIEW, {"title": 48, "company": 24, "location": 30}))
             return EXIT_OK
-        exported = (_exported(row, args.description) for row in rows)
+        wanted = POSTING_EXPORT + ("skills",) + (("description_raw",) if args.description else ())
+        exported = (_exported(row) for row in store.postings(where, limit=args.limit or None, columns=wanted))
         columns = POSTING_EXPORT + ("skills",) + (("description",) if args.description else ())
         if args.nl:
             output.write_lines(exported, sys.stdout)
@@ -553,12 +560,11 @@ def cmd_inspect(args) -> int:
     return EXIT_OK
 
 
-def _exported(row: dict, with_description: bool) -> dict:
-    """A posting as exports show it: skills as a list, the description as plain text on request."""
-    description = row.pop("description_raw")
+def _exported(row: dict) -> dict:
+    """A posting as exports show it: skills as a list, the description (when asked for) as plain text."""
     row["skills"] = _skill_list(row["skills"])
-    if with_description:
-        row["description"] = to_plain_text(description)
+    if "description_raw" in row:
+        row["description"] = to_plain_text(row.pop("description_raw"))
     return row
 
 
@@ -731,7 +737,7 @@ def cmd_status(args) -> int:
             "postings": {}, "last_runs": [], "boards": {},
             "accelerator": accelerator.scan is not None, KEY_VARIABLE: bool(os.environ.get(KEY_VARIABLE, "").strip())}
     if path.exists():
-        info["size_bytes"] = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+        info["size_bytes"] = file_size(path)
         with SQLiteStore.open(path, readonly=True) as store:
             info["schema_version"] = store.schema_version()
             info["postings"] = dict(store.postings_by_source())
@@ -908,7 +914,7 @@ def _progress_line(args):
 
 def _progress(args):
     show = _progress_line(args)
-    inserted = "would insert" if getattr(args, "dry_run", False) else "inserted"
+    inserted = "would insert" if args.dry_run else "inserted"
     return lambda s: show(f"{s.source}: fetched {s.fetched}, matched {s.matched}, {inserted} {s.inserted}, "
                           f"skipped {s.skipped} (so far)")
 

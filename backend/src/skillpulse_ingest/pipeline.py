@@ -198,7 +198,8 @@ class _BoardFeed:
 
     def __init__(self, ats: Ats, board: Board):
         self.name = ats.name
-        self.ats, self.board = ats, board
+        self.ats = ats
+        self.board = board
 
     def normalize(self, row: dict) -> JobPosting:
         return self.ats.normalize(row, self.board)

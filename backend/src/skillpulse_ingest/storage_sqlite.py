@@ -343,14 +343,6 @@ class SQLiteStore:
             with self.transaction():
                 pass
 
-    def rollback(self) -> None:
-        """Give up the open transaction, if any (after an error in a call that joined it)."""
-        if self.conn.in_transaction:
-            try:
-                self.conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-
     def close(self) -> None:
         self.conn.close()
 
@@ -401,9 +393,11 @@ class SQLiteStore:
         now = utc_now()
         with self.transaction(commit=commit):
             copies = self._stored_job_keys(new)  # inside the write transaction: no other writer races it
-            rows = []
+            rows, duplicates = [], 0
             for p in new:
-                rows.append(_posting_row(p, now, p.job_key in copies))
+                duplicate = p.job_key in copies
+                rows.append(_posting_row(p, now, duplicate))
+                duplicates += duplicate
                 copies.add(p.job_key)
             # rowcount counts what the statement itself changed; total_changes would add the writes
             # of any trigger a supplied database carries.
@@ -414,7 +408,7 @@ class SQLiteStore:
             for chunk in _chunks(seen, 500):
                 self.conn.execute(f"UPDATE postings SET last_seen_at = ? WHERE id IN ({','.join('?' * len(chunk))})",
                                   [now, *chunk])
-        return Saved(inserted, len(new) - inserted, sum(row[-1] for row in rows))
+        return Saved(inserted, len(new) - inserted, duplicates)
 
     def _stored_job_keys(self, postings: Sequence[JobPosting]) -> set[str]:
         keys = sorted({p.job_key for p in postings})
@@ -469,12 +463,13 @@ class SQLiteStore:
         return list(_dicts(self.conn.execute(f"SELECT * FROM boards {clause} ORDER BY ats, token COLLATE NOCASE",
                                              list(ats))))
 
-    def boards_to_fetch(self, ats: Sequence[str], tokens: Sequence[str] = ()) -> list[dict]:
-        """The boards a run fetches: those named, else all of the ATS but the ones missing too often."""
+    def boards_to_fetch(self, ats: Sequence[str], keys: Sequence[str] = ()) -> list[dict]:
+        """The boards a run fetches: those named (as `ats:token`), else all of the ATS but the ones
+        missing too often."""
         boards = self.boards(ats)
-        if tokens:
-            wanted = set(tokens)
-            return [b for b in boards if b["token"] in wanted or f"{b['ats']}:{b['token']}" in wanted]
+        if keys:
+            wanted = set(keys)
+            return [b for b in boards if f"{b['ats']}:{b['token']}" in wanted]
         return [b for b in boards if b["misses"] < MISSES_BEFORE_SKIPPING]
 
     def source_ids_of_feed(self, feed: str) -> frozenset[str]:
@@ -524,10 +519,9 @@ class SQLiteStore:
         its row (TheirStack's final_url, url and source_url). Board postings are left out: their board
         is registered already, or was removed on purpose."""
         for row in self.conn.execute(
-                "SELECT url, CASE WHEN source = 'theirstack' AND json_valid(raw_json) THEN "
-                "json_extract(raw_json, '$.final_url') END, CASE WHEN source = 'theirstack' AND json_valid(raw_json) "
-                "THEN json_extract(raw_json, '$.url') END, CASE WHEN source = 'theirstack' AND json_valid(raw_json) "
-                "THEN json_extract(raw_json, '$.source_url') END FROM postings WHERE feed IS NULL"):
+                "SELECT url, json_extract(raw, '$.final_url'), json_extract(raw, '$.url'), "
+                "json_extract(raw, '$.source_url') FROM (SELECT url, CASE WHEN source = 'theirstack' AND "
+                "json_valid(raw_json) THEN raw_json END AS raw FROM postings WHERE feed IS NULL)"):
             for url in row:
                 if isinstance(url, str) and url:
                     yield url
@@ -687,7 +681,7 @@ class SQLiteStore:
     def vacuum(self) -> tuple[int, int]:
         """Rewrite the file without its free pages, and refresh the planner's statistics; returns the
         size in bytes before and after."""
-        before = _file_size(self.path)
+        before = file_size(self.path)
         try:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.conn.execute("VACUUM")
@@ -696,7 +690,7 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"could not vacuum {self.path}: {_why(exc)} (it needs free disk space about "
                              f"the size of the database, and no other run writing it)") from None
-        return before, _file_size(self.path)
+        return before, file_size(self.path)
 
     def last_runs(self) -> list[dict]:
         """The latest run of each source: when it started and finished, and how it ended."""
@@ -893,7 +887,8 @@ def _open_error(path: Path, exc: Exception, readonly: bool) -> str:
     return f"cannot use database {path}: {why}"
 
 
-def _file_size(path: Path) -> int:
+def file_size(path: Path) -> int:
+    """Bytes a database takes on disk: the file and its write-ahead log."""
     return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
 
 

@@ -272,7 +272,10 @@ class PageWriter:
                 [i for p in pages for i in p[3]])
 
     def _run(self) -> None:
-        store, batch, started, dirty = None, [], 0.0, False
+        store = None
+        batch: list = []
+        started = 0.0
+        dirty = False  # a page or a call made since the last commit
         try:
             store = SQLiteStore.open(self.path)
         except BaseException as exc:  # handed to the caller by check()
@@ -294,11 +297,12 @@ class PageWriter:
                     store.check_file()
                     with self._lock:
                         self._committed += batch
-                    batch, dirty = [], False
-            except BaseException as exc:  # the open transaction rolled back
-                self.error, batch, dirty = exc, [], False
-                if store is not None and store.in_transaction:
-                    store.rollback()
+                    batch = []
+                    dirty = False
+            except BaseException as exc:  # the store rolled the open transaction back
+                self.error = exc
+                batch = []
+                dirty = False
             if item is None:
                 break
         if store is not None:

@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Mapping
 
 from ..models import JobPosting
 from ..places import encode_scope, parse_place, remote_scope
-from .base import ConfigError, HttpSettings, SourceError, parse_day, raw_json, source_id
+from .base import HttpSettings, SourceError, parse_day, raw_json, source_id
 from .http import Answer, HttpClient, RetryPolicy, check_url
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,6 @@ class Snapshot:
     host: str | None = None
     error: str | None = None
     validators: dict = field(default_factory=dict)
-    requests: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,13 +96,14 @@ class BoardClient:
         self.http = HttpClient(ats.label, settings, ats.policy)
         self.urls = urls
         self.board: Board | None = None
-        self.requests = 0
         self.host: str | None = None
         self.validators: dict = {}
         self._digest = hashlib.sha256()
 
     def start(self, board: Board) -> None:
-        self.board, self.requests, self.host, self.validators = board, 0, None, {}
+        self.board = board
+        self.host = None
+        self.validators = {}
         self._digest = hashlib.sha256()
 
     def base(self, host: str | None = None) -> str:
@@ -121,7 +121,6 @@ class BoardClient:
             if self.board.last_modified:
                 headers["If-Modified-Since"] = self.board.last_modified
         answer = self.http.request("GET", url, params=params, headers=headers)
-        self.requests += 1
         if answer.status_code == 304:
             raise NotModified
         if answer.status_code == 404:
@@ -151,19 +150,18 @@ def fetch_board(ats: Ats, client: BoardClient, board: Board) -> Snapshot:
     try:
         rows, company = ats.fetch(client, board)
     except NotModified:
-        return Snapshot(board, "unchanged", requests=client.requests)
+        return Snapshot(board, "unchanged")
     except BoardMissing as exc:
-        return Snapshot(board, "missing", error=str(exc), requests=client.requests)
+        return Snapshot(board, "missing", error=str(exc))
     except SourceError as exc:
-        return Snapshot(board, "failed", error=str(exc), requests=client.requests)
+        return Snapshot(board, "failed", error=str(exc))
     except Exception as exc:  # a shape no one foresaw: this board fails, the others go on
         log.debug("fetching %s failed", board.key, exc_info=True)
-        return Snapshot(board, "failed", error=f"{type(exc).__name__}: {exc}"[:300], requests=client.requests)
+        return Snapshot(board, "failed", error=f"{type(exc).__name__}: {exc}"[:300])
     digest = client.body_hash
     if board.body_hash == digest:
-        return Snapshot(board, "unchanged", requests=client.requests)
-    return Snapshot(board, "ok", rows, company, client.host, validators={**client.validators, "body_hash": digest},
-                    requests=client.requests)
+        return Snapshot(board, "unchanged")
+    return Snapshot(board, "ok", rows, company, client.host, validators={**client.validators, "body_hash": digest})
 
 
 def fetch_boards(boards: list[Board], families: Mapping[str, Ats], settings: HttpSettings, env: Mapping[str, str],
@@ -179,9 +177,6 @@ def fetch_boards(boards: list[Board], families: Mapping[str, Ats], settings: Htt
     threads are daemons that stop after their current request: Ctrl+C never waits for a slow host.
     """
     urls = {name: ats.base_urls(env) for name, ats in families.items()}  # bad URLs fail before any request
-    missing = {b.ats for b in boards} - set(families)
-    if missing:
-        raise ConfigError(f"no ATS module for {', '.join(sorted(missing))}")
     todo: queue.SimpleQueue = queue.SimpleQueue()
     for board in boards:
         todo.put(board)
