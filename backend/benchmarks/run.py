@@ -33,6 +33,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from fakeapi import FakeJobAPI, many_theirstack_jobs  # noqa: E402
 from skillpulse_ingest import accelerator  # noqa: E402
+from skillpulse_ingest.gazetteer import metro_of  # noqa: E402
 from skillpulse_ingest.insights import skill_insights  # noqa: E402
 from skillpulse_ingest.models import posting_id  # noqa: E402
 from skillpulse_ingest.insights import postings_summary  # noqa: E402
@@ -152,7 +153,8 @@ def build_large_db(path: Path, n: int) -> None:
                           f"{city}, {region or country}", int(remote), day, rng.choice(ROLES), rng.choice(LEVELS),
                           day + "T06:00:00Z", day + "T06:00:00Z", "Short description.", "{}",
                           None if remote else country, None if remote else region, None if remote else city,
-                          f",{country}," if remote else None, None, ",".join(chosen), url, None, 0, 0))
+                          f",{country}," if remote else None, None, ",".join(chosen), url, None, 0, 0,
+                          None, None, None if remote else metro_of(country, region, city)))
             skills.extend((pid, s) for s in chosen)
             if len(batch) == 20000:
                 _flush(conn, batch, skills)

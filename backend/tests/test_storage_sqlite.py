@@ -154,7 +154,7 @@ def test_version_1_database_is_migrated_forward_with_skills_backfilled(db):
     conn.commit()
     conn.close()
     with SQLiteStore.open(db) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         assert store.conn.execute("SELECT skills FROM postings").fetchone()[0] == "python,sql"
         indexes = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "postings_insights" in indexes and "postings_date" not in indexes
@@ -234,7 +234,7 @@ def test_a_job_stored_from_two_sources_is_counted_once_and_kept_twice(tmp_path):
         assert store.known([api])[api.id].duplicate is True
         everything = PostingFilter()
         assert len(store.facts(everything)) == 1 and store.summary(everything)["postings"] == 1
-        assert store.place_labels(everything) == ["Dallas, TX"]
+        assert store.place_labels(everything) == ["Dallas-Fort Worth Metroplex"]
         assert store.summary(PostingFilter(source="theirstack"))["postings"] == 2  # one source: its own rows
 
 
@@ -246,4 +246,49 @@ def test_more_places_match_and_are_listed(tmp_path):
             where = PostingFilter(place=parse_place(place))
             assert len(store.facts(where)) == found, place
             assert matches_location(p, place) == bool(found), place
-        assert store.place_labels(PostingFilter()) == ["Austin, TX", "Denver, CO"]
+        assert store.place_labels(PostingFilter()) == ["Austin, Texas Metropolitan Area", "Denver Metropolitan Area"]
+        for metro in ("Denver Metropolitan Area", "Greater Denver", "Austin, Texas Metropolitan Area"):
+            assert len(store.facts(PostingFilter(place=parse_place(metro)))) == 1, metro
+            assert matches_location(p, metro), metro
+        assert not store.facts(PostingFilter(place=parse_place("Greater Boston")))
+
+
+def test_metros_come_from_coordinates_when_the_source_gives_them(tmp_path):
+    """A suburb no gazetteer lists lands in its metro by the source's latitude and longitude; a
+    city the gazetteer knows lands there without them; labels list the metro once."""
+    unlisted = posting(1, country_code="US", region_code="TX", city="Tiny Office Park", latitude=33.08, longitude=-96.83)
+    listed = posting(2, country_code="US", region_code="TX", city="Plano")
+    unknown = posting(3, country_code="US", region_code="TX", city="Tiny Office Park")
+    bogus = posting(4, country_code="US", region_code="TX", city="Nowhere", latitude=float("nan"), longitude=500)
+    with SQLiteStore.open(tmp_path / "d.db") as store:
+        store.save_page([unlisted, listed, unknown, bogus])
+        metros = dict(store.conn.execute("SELECT source_id, metro FROM postings"))
+        assert metros == {"1": "Dallas-Fort Worth Metroplex", "2": "Dallas-Fort Worth Metroplex", "3": None, "4": None}
+        dfw = PostingFilter(place=parse_place("Dallas-Fort Worth Metroplex"))
+        assert sorted(r["source_id"] for r in store.postings(dfw)) == ["1", "2"]
+        assert store.place_labels(PostingFilter()) == ["Dallas-Fort Worth Metroplex", "Nowhere, TX", "Tiny Office Park, TX"]
+        assert store.place_labels(PostingFilter(), min_postings=2) == ["Dallas-Fort Worth Metroplex"]
+        assert store.place_labels(PostingFilter(), min_postings=3) == []
+    assert matches_location(unlisted, "DFW") and not matches_location(unknown, "DFW")
+
+
+def test_version_4_database_gets_metros_from_places_and_theirstack_coordinates(db):
+    from skillpulse_ingest.storage_sqlite import MIGRATIONS
+    conn = sqlite3.connect(db)
+    for version in (1, 2, 3, 4):
+        for statement in MIGRATIONS[version].split(";"):
+            if statement.strip():
+                conn.execute(statement.replace("skillpulse_job_key(source, source_id, url)", "url"))
+    conn.execute("PRAGMA user_version = 4")
+    rows = [("a", "remotive", "Oakland", "CA", "{}"), ("b", "theirstack", "Unlisted", "WA", '{"latitude": 47.6, "longitude": -122.2}'),
+            ("c", "theirstack", "Sacramento", "CA", '{"latitude": "x"}'), ("d", "theirstack", "Austin", "TX", "not json")]
+    for pid, source, city, region, raw in rows:
+        conn.execute("INSERT INTO postings (id, source, url, title, role_bucket, level_bucket, retrieved_at, last_seen_at, "
+                     "raw_json, country_code, region_code, city) VALUES (?, ?, ?, 'Dev', 'backend', 'entry', "
+                     "'2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z', ?, 'US', ?, ?)", (pid, source, "https://x.io/" + pid, raw, region, city))
+    conn.commit()
+    conn.close()
+    with SQLiteStore.open(db) as store:
+        got = {r[0]: r[1:] for r in store.conn.execute("SELECT id, metro, latitude FROM postings")}
+    assert got == {"a": ("San Francisco Bay Area", None), "b": ("Greater Seattle Area", 47.6),
+                   "c": ("Sacramento Metropolitan Area", None), "d": ("Austin, Texas Metropolitan Area", None)}

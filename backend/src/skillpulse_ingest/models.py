@@ -80,6 +80,8 @@ class JobPosting:
     country_code: str | None = None
     region_code: str | None = None
     city: str | None = None
+    latitude: float | None = None   # the source's own coordinates of the first place, when it gives them
+    longitude: float | None = None
     remote_scope: str | None = None
     discovered_at: str | None = None
     # A board posting: its board ("greenhouse:stripe"), and its places beyond the first, as

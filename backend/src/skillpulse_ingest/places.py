@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from . import gazetteer
+
 WORLDWIDE = "*"
 HOME_REGIONS = {"US": "us_states", "CA": "ca_provinces"}
 
@@ -24,6 +26,7 @@ class Place:
     city: str | None = None
     remote_only: bool = False
     text: str = ""
+    metro: str | None = None  # a metro area's name: the place is the whole area, not its city
 
     @property
     def country(self) -> str | None:
@@ -31,8 +34,9 @@ class Place:
 
     @property
     def label(self) -> str:
-        """How to name the place to people: "Dallas, TX"; as typed when it is not one country."""
-        if self.country:
+        """How to name the place to people: "Dallas, TX"; a metro, or a place that is not one
+        country, as typed."""
+        if self.country and not self.metro:
             return place_label(self.city, self.region, self.country)
         return " ".join(self.text.split()) or "anywhere"
 
@@ -43,7 +47,6 @@ class _Tables:
     countries: dict[str, str]                    # lower alias -> code
     regions: dict[str, frozenset[str] | None]    # lower alias -> codes (None: worldwide)
     subdivisions: dict[str, dict[str, str]]      # country -> lower name or code -> code
-    metros: dict[str, tuple[str, str | None, str]]
 
 
 @lru_cache(maxsize=1)
@@ -69,13 +72,12 @@ def _tables() -> _Tables:
             table[code.lower()] = code
             table[name.lower()] = code
         subdivisions[country] = table
-    metros = {alias: tuple(value) for alias, value in raw["metros"].items()}
-    return _Tables(names, aliases, regions, subdivisions, metros)
+    return _Tables(names, aliases, regions, subdivisions)
 
 
 _ZIP = re.compile(r"\b\d{5}(?:-\d{4})?\b|\b[A-Z]\d[A-Z] ?\d[A-Z]\d\b")
 # (?<!\s): a suffix starts at the first space of a run, else each space of a long run rescans it.
-_METRO_NOISE = re.compile(r"^greater\s+|(?<!\s)\s+(?:(?:metropolitan|metro)(?:\s+area)?|area|metroplex)$", re.I)
+_METRO_NOISE = re.compile(r"^greater\s+|^metro\s+|(?<!\s)\s+(?:(?:metropolitan|metro)(?:\s+(?:area|region))?|area|region|metroplex)$", re.I)
 MAX_PLACE = 200  # characters of a place name that are parsed; real ones are far shorter
 _REMOTE_WORD = re.compile(r"\b(?:remote|hybrid|on-?site|anywhere in)\b", re.I)
 
@@ -86,7 +88,7 @@ def parse_place(text: str | None) -> Place | None:
         return None
     text = " ".join(text[:MAX_PLACE].split())
     place = _parse(text)
-    return Place(place.countries, place.region, place.city, place.remote_only, text)
+    return Place(place.countries, place.region, place.city, place.remote_only, text, place.metro)
 
 
 def _parse(text: str) -> Place:
@@ -102,8 +104,8 @@ def _parse(text: str) -> Place:
     lowered = [p.lower() for p in parts]
     metro = _metro(", ".join(lowered)) or _metro(lowered[0])
     if metro:
-        city, region, country = metro
-        return Place(frozenset([country]), region, city, remote_only)
+        # The principal city stands for the metro where a posting names one ("Bay Area").
+        return Place(frozenset([metro.country]), metro.region, metro.city, remote_only, metro=metro.name)
 
     countries: frozenset[str] = frozenset()
     if len(parts) == 2 and len(lowered[-1]) == 2 and any(lowered[-1] in t.subdivisions[c] for c in HOME_REGIONS):
@@ -124,19 +126,17 @@ def _parse(text: str) -> Place:
                 break
     city = None
     if lowered:
-        metro = _metro(lowered[0])
-        if metro:
-            city = metro[0]
-        else:
-            city = parts[0].strip()
-            city = _METRO_NOISE.sub("", city).strip() or city
-            city = city if not city.islower() and not city.isupper() else city.title()
+        city = parts[0].strip()
+        city = _METRO_NOISE.sub("", city).strip() or city
+        city = city if not city.islower() and not city.isupper() else city.title()
+        city = gazetteer.common_name(city)
     return Place(countries, region, city, remote_only)
 
 
-def _metro(lowered: str) -> tuple[str, str | None, str] | None:
-    metros = _tables().metros
-    return metros.get(lowered) or metros.get(_METRO_NOISE.sub("", lowered).strip())
+def _metro(lowered: str) -> gazetteer.Metro | None:
+    """A metro by its name or an alias, or a principal city with Greater/Area/Metro around it."""
+    core = _METRO_NOISE.sub("", lowered).strip()
+    return gazetteer.metro_named(lowered, core if core != lowered else None)
 
 
 def place_label(city: str | None, region: str | None, country: str | None) -> str | None:
@@ -202,8 +202,11 @@ def same_city(a: str | None, b: str | None) -> bool:
     return bool(a and b) and a.casefold() == b.casefold()
 
 
-def place_contains(query: Place, country: str | None, region: str | None, city: str | None) -> bool:
-    """True when the place (country, region, city) lies inside the query place."""
+def place_contains(query: Place, country: str | None, region: str | None, city: str | None,
+                   lat: float | None = None, lon: float | None = None) -> bool:
+    """True when the place (country, region, city; coordinates if known) lies inside the query place."""
+    if query.metro:
+        return gazetteer.metro_of(country, region, city, lat, lon) == query.metro
     if query.countries and country not in query.countries:
         return False
     if query.region and (region or "").upper() != query.region:
@@ -225,6 +228,6 @@ def structured_place(city: str | None, region: str | None, country: str | None) 
             if region_code:
                 code = candidate
                 break
-    city = " ".join(city.split())[:MAX_PLACE] if city and city.strip() else None
+    city = gazetteer.common_name(" ".join(city.split())[:MAX_PLACE]) if city and city.strip() else None
     return Place(frozenset([code]) if code else frozenset(), region_code, city,
                  text=", ".join(p for p in (city, region, country) if p))

@@ -321,7 +321,8 @@ def matches_location(posting: JobPosting, location: str | None, remote_mode: str
         return True
     if place.remote_only and not is_remote:
         return False
-    inside = any(place_contains(place, *where) for where in posting.places)
+    inside = place_contains(place, *posting.places[0], posting.latitude, posting.longitude) \
+        or any(place_contains(place, *where) for where in posting.more_places)
     if not is_remote:
         return inside
     if not (place.countries or place.region or place.city):

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
 from .boards import BoardSpec, job_key
+from .gazetteer import coordinate, metro_of
 from .models import JobPosting, date_window
 from .places import WORLDWIDE, Place, place_label
 
-SCHEMA_VERSION = 4
-READABLE_SINCE = 4  # read commands read these versions as they are; only a writer migrates
+SCHEMA_VERSION = 5
+READABLE_SINCE = 5  # read commands read these versions as they are; only a writer migrates
 BUSY_TIMEOUT_S = 60.0
 PAGE_SIZE = 32768
 
@@ -147,13 +148,31 @@ MIGRATIONS = {
         UNIQUE (ats, token)
     );
     """,
+    # Version 5: metro areas. Each place carries the metro it lies in (gazetteer.metro_of, from the
+    # source's coordinates when it gave them, which TheirStack rows carry), so that a metro query is
+    # one indexed equality and /api/locations lists a metro once.
+    5: """
+    ALTER TABLE postings ADD COLUMN latitude REAL;
+    ALTER TABLE postings ADD COLUMN longitude REAL;
+    ALTER TABLE postings ADD COLUMN metro TEXT;
+    ALTER TABLE posting_places ADD COLUMN metro TEXT;
+    UPDATE postings SET latitude = skillpulse_coordinate(json_extract(raw_json, '$.latitude'), 90),
+        longitude = skillpulse_coordinate(json_extract(raw_json, '$.longitude'), 180)
+        WHERE source = 'theirstack' AND json_valid(raw_json);
+    UPDATE postings SET metro = skillpulse_metro(country_code, region_code, city, latitude, longitude);
+    UPDATE posting_places SET metro = skillpulse_metro(country_code, region_code, city, NULL, NULL);
+    DROP INDEX postings_insights;
+    CREATE INDEX postings_insights ON postings (date_posted, role_bucket, level_bucket, country_code,
+        region_code, city, metro, remote, remote_scope, more_places, duplicate, source, company, skills, id);
+    """,
 }
 MISSES_BEFORE_SKIPPING = 3  # a board missing on this many runs in a row is skipped until added again
 
 POSTING_COLUMNS = ("id", "source", "source_id", "url", "title", "company", "location", "remote",
                    "date_posted", "role_bucket", "level_bucket", "retrieved_at", "last_seen_at",
                    "description_raw", "raw_json", "country_code", "region_code", "city",
-                   "remote_scope", "discovered_at", "skills", "job_key", "feed", "more_places", "duplicate")
+                   "remote_scope", "discovered_at", "skills", "job_key", "feed", "more_places", "duplicate",
+                   "latitude", "longitude", "metro")
 
 
 _INSERT_POSTING = (f"INSERT OR IGNORE INTO postings ({','.join(POSTING_COLUMNS)}) "
@@ -164,7 +183,8 @@ def _posting_row(p: JobPosting, now: str, duplicate: bool) -> tuple:
     return (p.id, p.source, p.source_id, p.url, p.title, p.company, p.location,
             None if p.remote is None else int(p.remote), p.date_posted, p.role_bucket, p.level_bucket,
             now, now, p.description_raw, p.raw_json, p.country_code, p.region_code, p.city, p.remote_scope,
-            p.discovered_at, _skills_column(p.skills), p.job_key, p.feed, len(p.more_places), int(duplicate))
+            p.discovered_at, _skills_column(p.skills), p.job_key, p.feed, len(p.more_places), int(duplicate),
+            p.latitude, p.longitude, metro_of(p.country_code, p.region_code, p.city, p.latitude, p.longitude))
 
 
 def _skills_column(skills: Iterable[str]) -> str:
@@ -321,6 +341,8 @@ class SQLiteStore:
 
     def _migrate(self) -> None:
         self.conn.create_function("skillpulse_job_key", 3, job_key, deterministic=True)
+        self.conn.create_function("skillpulse_metro", 5, metro_of, deterministic=True)
+        self.conn.create_function("skillpulse_coordinate", 2, coordinate, deterministic=True)
         with self.transaction():
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             for target in range(version + 1, SCHEMA_VERSION + 1):
@@ -420,12 +442,12 @@ class SQLiteStore:
 
     def _add_places(self, postings: Iterable[JobPosting]) -> None:
         """posting_places rows for places beyond the first; a posting raced in already has them."""
-        rows = [(p.id, *where) for p in postings for where in p.more_places]
+        rows = [(p.id, *where, metro_of(*where)) for p in postings for where in p.more_places]
         if rows:
             self.conn.execute("DELETE FROM posting_places WHERE posting_id IN (SELECT value FROM json_each(?))",
                               [json.dumps(sorted({r[0] for r in rows}))])
-            self.conn.executemany("INSERT INTO posting_places (posting_id, country_code, region_code, city) "
-                                  "VALUES (?, ?, ?, ?)", rows)
+            self.conn.executemany("INSERT INTO posting_places (posting_id, country_code, region_code, city, metro) "
+                                  "VALUES (?, ?, ?, ?, ?)", rows)
 
     # ---- boards -------------------------------------------------------------------------
 
@@ -620,20 +642,23 @@ class SQLiteStore:
                 "by_day": grouped("date_posted")}
 
     def place_labels(self, where: PostingFilter, min_postings: int = 1) -> list[str]:
-        """Clean place labels ("Dallas, TX", "Berlin, Germany") of on-site postings, most frequent first.
+        """Place labels of on-site postings, most postings first: a metro's name for places inside
+        one ("San Francisco Bay Area"), else the city or state ("Boise, ID", "Berlin, Germany").
 
-        A posting with several places counts in each."""
+        A posting with several places counts once in each place they make up."""
         clause, params = filter_sql(where)
         rows = self.conn.execute(
-            f"SELECT city, region, country_code, count(*) AS n FROM ("
-            f"SELECT p.city, upper(p.region_code) AS region, p.country_code FROM postings p "
+            f"SELECT metro, city, region, country_code, count(DISTINCT id) AS n FROM ("
+            f"SELECT p.id, p.metro, p.city, upper(p.region_code) AS region, p.country_code FROM postings p "
             f"WHERE {clause} UNION ALL "
-            f"SELECT pp.city, upper(pp.region_code), pp.country_code FROM posting_places pp "
+            f"SELECT p.id, pp.metro, pp.city, upper(pp.region_code), pp.country_code FROM posting_places pp "
             f"JOIN postings p ON p.id = pp.posting_id WHERE p.more_places > 0 AND {clause}) "
-            f"WHERE country_code IS NOT NULL AND (city IS NOT NULL OR region IS NOT NULL) "
-            f"GROUP BY lower(city), region, country_code HAVING n >= ? ORDER BY n DESC, city",
+            f"WHERE country_code IS NOT NULL AND (metro IS NOT NULL OR city IS NOT NULL OR region IS NOT NULL) "
+            f"GROUP BY metro, CASE WHEN metro IS NULL THEN lower(city) END, "
+            f"CASE WHEN metro IS NULL THEN region END, CASE WHEN metro IS NULL THEN country_code END "
+            f"HAVING n >= ? ORDER BY n DESC, coalesce(metro, city)",
             params + params + [min_postings]).fetchall()
-        labels = dict.fromkeys(place_label(city, region, country) for city, region, country, _ in rows)
+        labels = dict.fromkeys(metro or place_label(city, region, country) for metro, city, region, country, _ in rows)
         return [label for label in labels if label]
 
     def posting(self, posting_id: str) -> dict | None:
@@ -794,6 +819,8 @@ def _inside_sql(place: Place) -> tuple[str, list]:
 
 
 def _place_test(place: Place, table: str) -> tuple[str, list]:
+    if place.metro:
+        return f"{table}.metro = ?", [place.metro]
     clauses, params = ["1 = 1"], []
     if place.countries:
         clauses.append(f"{table}.country_code IN ({','.join('?' * len(place.countries))})")

@@ -6,6 +6,7 @@ import re
 from typing import Iterator, Mapping
 
 from ..models import IngestionQuery, JobPosting
+from ..gazetteer import common_name, coordinate, metro_cities
 from ..places import encode_scope, parse_place, place_label, region_name
 from .base import (
     AuthError,
@@ -119,7 +120,12 @@ def search_body(query: IngestionQuery, state: FetchState) -> dict:
     if place and place.countries:
         body["job_country_code_or"] = sorted(place.countries)
     if place and (place.city or place.region) and query.remote != "only":
-        patterns = [re.escape(place.city)] if place.city else [f", {place.region}", re.escape(region_name(place.country, place.region))]
+        if place.metro:  # a metro's largest towns: the API matches place names, not areas
+            patterns = [re.escape(city) for city in metro_cities(place.metro)]
+        elif place.city:
+            patterns = [re.escape(place.city)]
+        else:
+            patterns = [f", {place.region}", re.escape(region_name(place.country, place.region))]
         if query.remote == "include":  # a city pattern would drop remote jobs listed by country only
             patterns.append("^(united states|usa|us|canada|remote)$" if place.countries & {"US", "CA"}
                             else "^remote$")
@@ -179,6 +185,8 @@ def normalize(row: dict) -> JobPosting:
         country_code=country_code,
         region_code=region_code,
         city=city,
+        latitude=coordinate(row.get("latitude"), 90),
+        longitude=coordinate(row.get("longitude"), 180),
         remote_scope=_scope(row, country_code) if remote else None,
         discovered_at=iso_utc(discovered),
     )
@@ -187,7 +195,7 @@ def normalize(row: dict) -> JobPosting:
 def _first_city(row: dict) -> str | None:
     cities = row.get("cities")
     if isinstance(cities, list) and cities and isinstance(cities[0], str) and cities[0].strip():
-        return cities[0].strip()
+        return common_name(" ".join(cities[0].split()))
     return None
 
 
