@@ -223,6 +223,11 @@ TITLES = [
 ]
 CITIES = [("Dallas", "TX", "Texas"), ("Austin", "TX", "Texas"), ("Dallas", "OR", "Oregon"),
           ("Seattle", "WA", "Washington"), ("New York", "NY", "New York")]
+# Where TheirStack puts each city (its rows carry coordinates); a city not listed gets none.
+COORDINATES = {("Dallas", "TX"): (32.7831, -96.8067), ("Austin", "TX"): (30.2672, -97.7431),
+               ("Dallas", "OR"): (44.9193, -123.317), ("Seattle", "WA"): (47.6062, -122.3321),
+               ("New York", "NY"): (40.7128, -74.006), ("San Francisco", "CA"): (37.7749, -122.4194),
+               ("Plano", "TX"): (33.0198, -96.6989), ("Oakland", "CA"): (37.8044, -122.2712)}
 DESCRIPTION = ("## About the role\nBuild **Python** and PostgreSQL services on AWS that price freight. "
                "You will design REST APIs, run them on Kubernetes and ship with GitHub Actions.\n\n"
                "## Requirements\n- 1-2 years of experience with Python or Go\n- SQL and Docker\n\n"
@@ -238,6 +243,7 @@ def theirstack_job(i: int, *, title: str | None = None, city=None, remote: bool 
     date_posted = date_posted or RECENT
     city, state, state_name = city or CITIES[i % len(CITIES)]
     short = "United States" if country_only else f"{city}, {state}"
+    lat, lon = (None, None) if country_only else COORDINATES.get((city, state), (None, None))
     return {
         "id": 195500000 + i,
         "job_title": title,
@@ -253,7 +259,7 @@ def theirstack_job(i: int, *, title: str | None = None, city=None, remote: bool 
         "location": short, "short_location": short,
         "long_location": short if country_only else f"{city}, {state} 75201",
         "state_code": None if country_only else state, "postal_code": None if country_only else "75201",
-        "latitude": None if country_only else 32.7831, "longitude": None if country_only else -96.8067,
+        "latitude": lat, "longitude": lon,
         "country": "United States", "country_code": "US", "countries": ["United States"],
         "country_codes": ["US"], "cities": [] if country_only else [city], "continents": ["North America"],
         "locations": [{"id": 6252001, "name": "United States", "type": "country", "display_name": "United States"}]

@@ -85,7 +85,8 @@ def test_coordinates_win_and_bad_ones_are_ignored():
 def test_known_cities_and_suggestions():
     assert gazetteer.known_city("US", "TX", "Plano") and gazetteer.known_city("US", "tx", "plano")
     assert not gazetteer.known_city("US", "TX", "Dallsa")
-    assert gazetteer.similar_cities("US", "TX", "Dallsa") == ["Dallas"]
+    assert gazetteer.similar_cities("US", "TX", "Dallsa") == [("Dallas", "US", "TX")]
+    assert gazetteer.similar_metros("San Francisco Bay Aera") == ["San Francisco Bay Area"]
     assert gazetteer.known_city("IN", None, "Bangalore") and gazetteer.known_city(None, None, "São Paulo")
     assert gazetteer.city_key("Saint-Louis") == gazetteer.city_key("St. Louis") == "st louis"
 

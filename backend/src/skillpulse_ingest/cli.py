@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__, output
-from .insights import postings_summary, skill_insights
+from .insights import postings_summary, resolve_place, skill_insights
 from .models import (
     LEVEL_BUCKETS,
     MAX_DAYS,
@@ -38,7 +38,6 @@ from .pipeline import (
     run_boards,
     run_ingest,
 )
-from .places import parse_place
 from .skills import catalog
 from .text import to_plain_text
 from .sources import (
@@ -539,7 +538,7 @@ def cmd_inspect(args) -> int:
         if args.id:
             return _show_posting(store, args.id.strip())
         where = PostingFilter(source=args.source, role=args.role, level=args.level,
-                              place=parse_place(args.location), remote=args.remote, days=args.days,
+                              place=resolve_place(store, args.location), remote=args.remote, days=args.days,
                               open_only=args.open, skill=skill)
         if args.summary:
             print(_render_summary(store, where, "json" if args.nl else args.format))

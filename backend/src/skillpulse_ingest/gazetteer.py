@@ -152,10 +152,31 @@ def known_city(country: str | None, region: str | None, city: str) -> bool:
     return key in _all_keys()
 
 
-def similar_cities(country: str | None, region: str | None, city: str, limit: int = 3) -> list[str]:
-    """Known city names close to a misspelt one, in the same state or country when given."""
-    pool = _names_in(country, region.upper() if region else None)
-    return difflib.get_close_matches(city, pool, n=limit, cutoff=0.75)
+def similar_cities(country: str | None, region: str | None, city: str,
+                   limit: int = 3) -> list[tuple[str, str, str | None]]:
+    """Known cities whose names are close to a misspelt one, in the same state or country when
+    given, as (name, country, region) of the largest city of each name."""
+    region = region.upper() if region else None
+    found = []
+    for name in difflib.get_close_matches(city, _names_in(country, region), n=limit, cutoff=0.75):
+        line = _largest(country, region, city_key(name))
+        if line:
+            _, name, k_country, k_region, _ = line.split("\t", 4)
+            found.append((name, k_country, k_region or None))
+    return found
+
+
+def similar_metros(text: str, limit: int = 2) -> list[str]:
+    """Metro names close to a misspelt metro name or alias."""
+    aliases = _metros().aliases
+    close = difflib.get_close_matches(" ".join(text.lower().split()), list(aliases), n=limit * 3, cutoff=0.8)
+    return list(dict.fromkeys(aliases[alias] for alias in close))[:limit]
+
+
+def _largest(country: str | None, region: str | None, key: str) -> str | None:
+    if country:
+        return _rows().get((country, region, key))
+    return next((line for (_, k_region, k), line in _rows().items() if k == key and k_region is None), None)
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

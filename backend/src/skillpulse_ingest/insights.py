@@ -6,8 +6,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from .models import LEVEL_BUCKETS, MAX_DAYS, REMOTE_MODES, ROLE_BUCKETS, check_choice, check_range
-from .places import parse_place
+from . import gazetteer
+from .models import LEVEL_BUCKETS, MAX_DAYS, REMOTE_MODES, ROLE_BUCKETS, QueryError, check_choice, check_range
+from .places import Place, parse_place, place_label
 from .skills import catalog
 from .storage_sqlite import PostingFilter, SQLiteStore
 
@@ -31,13 +32,33 @@ def check_filters(role: str, level: str, remote: str, days: int, top: int) -> No
     check_range("top", top, 1, MAX_TOP)
 
 
+def resolve_place(store: SQLiteStore, location: str | None) -> Place | None:
+    """The place a query names. A city that neither the gazetteer nor any stored posting knows is
+    a QueryError naming `location`, with the nearest known names: a typo must not get an answer
+    built from remote jobs alone. Countries, states, metros and "Remote" are known by parsing."""
+    place = parse_place(location)
+    if place is None or place.metro or not place.city:
+        return place
+    if gazetteer.known_city(place.country, place.region, place.city) or store.knows_city(place):
+        return place
+    named = gazetteer.similar_metros(place.text)
+    if not named:
+        named = [place_label(name, region, country) for name, country, region in
+                 gazetteer.similar_cities(place.country, place.region, place.city)]
+    if named:
+        hint = "did you mean " + " or ".join(f'"{name}"' for name in named) + "?"
+    else:
+        hint = "not a city, state, country or metro area that skillpulse knows"
+    raise QueryError(f'unknown place "{place.text}"; {hint}', "location")
+
+
 def skill_insights(store: SQLiteStore, *, location: str | None = None, role: str = "any", level: str = "any",
                    days: int = 30, remote: str = "include", top: int = 20,
                    today: date | None = None, now: datetime | None = None) -> dict:
     """The SkillInsightsResponse for a query: top skills with counts and shares, totals, sources."""
     check_filters(role, level, remote, days, top)
     now = now or datetime.now(timezone.utc)
-    place = parse_place(location)
+    place = resolve_place(store, location)
     where = PostingFilter(role=role, level=level, place=place, remote=remote, days=days,
                           today=today or now.date(), tech_only=True)
     tally = _tally(store.facts(where))

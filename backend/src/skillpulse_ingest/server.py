@@ -93,8 +93,11 @@ class SkillPulseAPI:
         except QueryError as exc:
             raise ApiError(400, str(exc), exc.parameter) from None
         with self._store() as store:
-            return skill_insights(store, location=values["location"], role=values["role"], level=values["level"],
-                                  days=days, remote=values["remote"], top=top)
+            try:
+                return skill_insights(store, location=values["location"], role=values["role"],
+                                      level=values["level"], days=days, remote=values["remote"], top=top)
+            except QueryError as exc:  # a place nobody knows, with the nearest names
+                raise ApiError(400, str(exc), exc.parameter) from None
 
     def locations(self, params: dict) -> dict:
         values = {k: params.get(k, default).strip() for k, default in LOCATIONS_DEFAULTS.items()}

@@ -641,6 +641,14 @@ class SQLiteStore:
                 "by_source": grouped("source"), "by_role_level": grouped("role_bucket, level_bucket"),
                 "by_day": grouped("date_posted")}
 
+    def knows_city(self, place: Place) -> bool:
+        """True when a stored posting is in the place's city (one no gazetteer lists, say)."""
+        test, params = _place_test(place, "p")
+        more, more_params = _place_test(place, "pp")
+        return self.conn.execute(f"SELECT EXISTS (SELECT 1 FROM postings p WHERE {test}) "
+                                 f"OR EXISTS (SELECT 1 FROM posting_places pp WHERE {more})",
+                                 params + more_params).fetchone()[0] == 1
+
     def place_labels(self, where: PostingFilter, min_postings: int = 1) -> list[str]:
         """Place labels of on-site postings, most postings first: a metro's name for places inside
         one ("San Francisco Bay Area"), else the city or state ("Boise, ID", "Berlin, Germany").

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from conftest import BACKEND, clean_env, query, run_cli
+from skillpulse_ingest.storage_sqlite import SCHEMA_VERSION
 
 sys.path.insert(0, str(BACKEND / "benchmarks"))
 
@@ -71,11 +72,11 @@ def test_status_says_which_database_and_never_the_key(sample_db):
     result = run_cli("status", "--format", "json", "--db", sample_db, env={"THEIRSTACK_API_KEY": key})
     assert result.returncode == 0 and key not in result.stdout + result.stderr
     status = json.loads(result.stdout)
-    assert status["database"] == str(sample_db) and status["schema_version"] == 4 and status["size_bytes"] > 0
+    assert status["database"] == str(sample_db) and status["schema_version"] == SCHEMA_VERSION and status["size_bytes"] > 0
     assert status["postings"] == {"greenhouse": 40} and status["THEIRSTACK_API_KEY"] is True
     assert status["last_runs"][0]["source"] == "greenhouse" and status["last_runs"][0]["age_hours"] < 1
     table = run_cli("status", "--db", sample_db).stdout
-    assert "schema 4" in table and "greenhouse 40" in table and "not set" in table
+    assert f"schema {SCHEMA_VERSION}" in table and "greenhouse 40" in table and "not set" in table
     assert "not created yet" in run_cli("status", "--db", sample_db.parent / "none.db").stdout
 
 
