@@ -20,14 +20,21 @@ def main() -> None:
     args = parser.parse_args()
     titles = [line.split("\t")[0] for line in TITLES.read_text("utf-8").splitlines()
               if line.strip() and not line.startswith("#")]
+    # Each title made distinct, so the cache of repeated titles does not flatter the number.
+    start = time.perf_counter()
+    for round_ in range(args.repeat):
+        for title in titles:
+            classify(f"{title} {round_}")
+    seconds = time.perf_counter() - start
+    n = len(titles) * args.repeat
+    print(f"{n:,} titles in {seconds:.2f}s: {n / seconds:,.0f} titles/s (role and level), "
+          f"{seconds / n * 1e6:.1f} us per distinct title")
     start = time.perf_counter()
     for _ in range(args.repeat):
         for title in titles:
             classify(title)
     seconds = time.perf_counter() - start
-    n = len(titles) * args.repeat
-    print(f"{n:,} titles in {seconds:.2f}s: {n / seconds:,.0f} titles/s (role and level), "
-          f"{seconds / n * 1e6:.1f} us per title")
+    print(f"repeated titles, as job boards list them: {seconds / n * 1e6:.1f} us per title")
 
 
 if __name__ == "__main__":

@@ -10,18 +10,19 @@ TITLES = Path(__file__).parent / "data" / "titles_labeled.tsv"
 
 
 def labeled():
+    """(title, role, level, company): the company, where a row gives it, is the posting's own."""
     rows = []
     for line in TITLES.read_text("utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
-            title, role, level = line.split("\t")
-            rows.append((title, role, level))
+            title, role, level, *company = line.split("\t")
+            rows.append((title, role, level, company[0] if company else None))
     return rows
 
 
 def report(name, rows, classify, buckets):
     total, right, misses = Counter(), Counter(), []
-    for title, want in rows:
-        got = classify(title)
+    for title, company, want in rows:
+        got = classify(title, company=company)
         total[want] += 1
         if got == want:
             right[want] += 1
@@ -35,19 +36,20 @@ def report(name, rows, classify, buckets):
 
 def test_labeled_set_is_large_and_covers_every_cell():
     rows = labeled()
-    assert len(rows) >= 500
-    cells = {(role, level) for _, role, level in rows}
+    assert len(rows) >= 1000
+    assert sum(1 for row in rows if row[3]) >= 30  # titles that carry their company's name
+    cells = {(role, level) for _, role, level, _ in rows}
     assert cells == {(r, lv) for r in ROLE_BUCKETS for lv in LEVEL_BUCKETS}
 
 
 def test_role_accuracy():
-    accuracy, text = report("role", [(t, r) for t, r, _ in labeled()], classify_role, ROLE_BUCKETS)
+    accuracy, text = report("role", [(t, c, r) for t, r, _, c in labeled()], classify_role, ROLE_BUCKETS)
     print("\n" + text)
     assert accuracy >= 0.97, text
 
 
 def test_level_accuracy():
-    accuracy, text = report("level", [(t, lv) for t, _, lv in labeled()], classify_level, LEVEL_BUCKETS)
+    accuracy, text = report("level", [(t, c, lv) for t, _, lv, c in labeled()], classify_level, LEVEL_BUCKETS)
     print("\n" + text)
     assert accuracy >= 0.97, text
 

@@ -26,6 +26,36 @@ def test_title_decides_the_level(title, level):
     assert classify_level(title) == level
 
 
+@pytest.mark.parametrize("title,company,role", [
+    ("Scale AI - Director of Communications", "Scale AI", "other"),   # the company is no evidence
+    ("Scale AI Director of Communications", "Scale AI", "other"),     # nor without a separator
+    ("Mobile Premier League - Backend Engineer", None, "backend"),    # a segment before the job names
+    ("Software Engineer, Payments Platform", None, "general"),       # a team, not a specialty
+    ("Software Engineer, Data Platform", None, "data"),              # platform goes with its noun
+    ("Software Engineer, Kubernetes Engine", None, "general"),       # a product with a specialty word
+    ("Software Engineer - C++", None, "general"),                    # a language after a general title
+    ("C++ Developer", None, "backend"),                              # a language that is the job
+    ("Senior Embedded C++ Engineer", None, "embedded"),              # an area beats a language
+    ("Cloud Backend Developer", None, "backend"),                    # the specialty nearest the noun
+    ("Data Security Analyst", None, "security"),
+    ("Embedded Systems Engineer", None, "embedded"),
+    ("Penetration Tester", None, "security"),
+    ("Backend Engineer, Security", None, "backend"),                 # the head decides
+    ("Ingeniero de Datos", None, "data"),                            # Romance: the specialty follows
+    ("Head of Security", None, "security"),
+    ("VP, Data Engineering", None, "data"),                          # the domain comes next
+    ("Director, Data Center Operations", None, "other"),
+    ("Data Warehouse Engineer", None, "data"),                       # "warehouse" is inside a signal
+])
+def test_the_head_noun_phrase_decides(title, company, role):
+    assert classify_role(title, company=company) == role
+
+
+def test_a_product_name_does_not_make_a_manager():
+    assert classify_level("Software Engineer - Cloud Security Posture Management") == "unknown"
+    assert classify_level("Director, Data Center Operations") == "manager"
+
+
 def test_description_refines_general_only():
     react = "<p>Build React components with TypeScript and CSS for the browser.</p>"
     assert classify_role("Software Engineer", react) == "frontend"

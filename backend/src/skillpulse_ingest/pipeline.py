@@ -469,7 +469,8 @@ def _recognize(postings, query, store, summary, unstored: set[str]) -> _Page:
                 posting.role_bucket, posting.level_bucket = stored.role, stored.level
                 page.seen.append(stored.id)  # its own id: the url may have changed since
             else:
-                posting.role_bucket, posting.level_bucket = classify(*analyzed_text(posting), prepared=True)
+                title, plain = analyzed_text(posting)
+                posting.role_bucket, posting.level_bucket = classify(title, plain, company=posting.company, prepared=True)
             if matches_query(posting, query):
                 summary.matched += 1
                 summary.skipped += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 from .models import IngestionQuery, JobPosting, date_window
 from .places import parse_place, place_contains, scope_covers
@@ -43,6 +44,7 @@ _ROLE_SIGNALS: dict[str, str] = {
       | customer\s+support | help\s*desk | service\s+desk | it\s+support | desktop\s+support
       | scrum\s+master | agile\s+coach | product\s+manag | \bcfo\b | \bcoo\b | \bcmo\b
       | specialist | representative | operator | administrative | \bhr\b | payroll | investor
+      | security\s+(?:guard|officer) | data\s+cent(?:er|re)
     """,
     "fullstack": r"full[\s-]?stack",
     "ml": r"""
@@ -50,7 +52,7 @@ _ROLE_SIGNALS: dict[str, str] = {
       | data\s+scien | deep\s+learning | \bnlp\b | natural\s+language | computer\s+vision
       | applied\s+scien | research\s+scien | \bllm | generative | gen\s?ai | prompt\s+engineer
       | kecerdasan | cient[ií]fic[oa]\s+de\s+datos | ciencia\s+de\s+datos | ci[eê]ncia\s+de\s+dados
-      | datenwissenschaft | perception | reinforcement
+      | datenwissenschaft | perception | reinforcement | cientista\s+de\s+dados
     """,
     "data": r"""
         \bdata\b(?!\s+(?:entry|center|centre|protection|privacy))(?:\s+\w+)?\s*
@@ -61,21 +63,22 @@ _ROLE_SIGNALS: dict[str, str] = {
       | ingeniero\s+de\s+datos | engenheir[oa]\s+de\s+dados | analista\s+de\s+dados | data\s+analyst
       | \bsql\s+developer | tableau | power\s*bi | snowflake | \bdbt\b | reporting\s+(?:developer|analyst)
       | (?:head|director|vp|vice\s+president|chief)\s*(?:of|,)?\s+data\b(?!\s+scien) | chief\s+data\s+officer
+      | de\s+(?:dados|datos|donn[ée]es)\b
     """,
     "security": r"""
         secur | cyber | \bappsec\b | penetration | pentest | \bsoc\b | infosec | \bciso\b | offensive
       | threat | vulnerabilit | red\s+team | blue\s+team | incident\s+respon | \biam\b | identity\s+(?:and|&)\s+access
       | cryptograph | malware | detection\s+engineer | sicherheit | seguridad | s[ée]curit[ée] | devsecops
-      | \bciso\b | chief\s+information\s+security
+      | \bciso\b | chief\s+information\s+security | seguran[cç]a | application\s+security
     """,
     "qa": r"""
         \bqa\b | \bq\.a\. | quality\s+assurance | \bsdet\b | \bset\b | test\s+automation | automation\s+test
       | tester | testing | quality\s+engineer | test\s+engineer | (?:engineer|developer)\s+in\s+test
-      | \bqe\b | \bqc\b | \bsqa\b | testador | pruebas | testeur | qualit[aä]tssicherung
+      | \bqe\b | \bqc\b | \bsqa\b | testador | pruebas | testeur | qualit[aä]tssicherung | softwaretester
     """,
     "embedded": r"""
         embedded | firmware | \bfpga\b | \basic\b | \brtos\b | microcontroller | device\s+driver
-      | kernel | low[\s-]level | bare[\s-]metal | eingebettete | embarcad | embarqu
+      | kernel | low[\s-]level | bare[\s-]metal | eingebettete | embarcad | embarqu | embebid
     """,
     "devops": r"""
         dev\s*-?\s*ops | \bsre\b | site\s+reliability | reliability\s+engineer | platform
@@ -83,6 +86,7 @@ _ROLE_SIGNALS: dict[str, str] = {
       | build\s+engineer | systems?\s+(?:engineer|administrator|admin) | sysadmin | network\s+engineer
       | kubernetes | devsecops | observability | production\s+engineer | linux\s+engineer
       | administrador\s+de\s+sistemas | systemadministrator | ingeniero\s+cloud
+      | administrateur\s+(?:syst[eè]mes?|r[ée]seaux?)
     """,
     "mobile": r"""
         \bios\b | android | mobile | react\s+native | flutter | swift | kotlin | xamarin | \bm[oó]vil\b
@@ -109,7 +113,7 @@ _ROLE_SIGNALS: dict[str, str] = {
       | d[ée]veloppeu | desenvolvedor | informatiker | fachinformatiker | softwareentwickl | anwendungsentwickl
       | tech\s+lead | architect | \bit\b | application
       | technologist | hacker | computer\s+scien | informatica | inform[aá]tic
-      | chief\s+(?:technology|technical)\s+officer
+      | chief\s+(?:technology|technical)\s+officer | ingenier[ií]a | d[ée]veloppement
     """,
 }
 ROLE_PRIORITY = tuple(_ROLE_SIGNALS)
@@ -140,7 +144,7 @@ _LEVEL_SIGNALS: dict[str, str] = {
         \blead\b(?!\s+generation) | \bleads\b | tech\s+lead | team\s+lead | \bstaff\b(?!\s+(?:accountant|nurse|
             writer|attorney|pharmacist|auditor|assistant|physician|member|augmentation|accounting))
       | principal | distinguished | (?<!landscape\s)(?<!solutions\s)(?<!solution\s)(?<!interior\s)(?<!building\s)architect
-      | \bfellow\b | \bl[6-9]\b | teamleiter | l[ií]der | leitend
+      | \bfellow\b | \bl[6-9]\b | teamleiter | l[ií]der | leitend | architekt | arquitet[oa] | arquitect[oa]
     """,
     "manager": r"""
         manager | management | director | head\s+of | \bvp\b | \bciso\b | \bcdo\b | vice\s+president | \bcto\b | \bcio\b
@@ -183,26 +187,172 @@ def _signals(pattern: re.Pattern, text: str) -> set[str]:
     return {m.lastgroup for m in pattern.finditer(text)}
 
 
-def _clean_title(title: str) -> str:
+def _clean_title(title: str, company: str | None = None) -> str:
+    """The title lower-cased, without gender and remote notes, and without the posting's own
+    company name ("Scale AI - Director of Communications"), which is never evidence of a role."""
     title = (title or "")[:MAX_TITLE].lower()
-    return _NOISE.sub(" ", title) if ("/" in title or "remote" in title) else title
+    if ("/" in title or "remote" in title):
+        title = _NOISE.sub(" ", title)
+    name = " ".join((company or "").lower().split())
+    if len(name) > 1 and name in title:
+        rest = re.sub(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])", " ", title)
+        title = rest if rest.strip(" -|:,") else title
+    return title
 
 
-def classify_role(title: str, description: str = "") -> str:
+def classify_role(title: str, description: str = "", company: str | None = None) -> str:
     """One role bucket. The title decides; the description only refines `general`."""
-    return _role(_clean_title(title), to_plain_text(description))
+    return _role(_clean_title(title, company), to_plain_text(description))
+
+
+# A title is segments: "Acme - Senior Software Engineer, Payments Platform (Remote)". The head
+# segment is the first that names a job (engineer, manager, Entwickler, desarrollador, ...):
+# segments before it name the company or team, segments after it qualify it.
+_BREAK = re.compile(r"\s+[-/]\s+|\s*[|:,;()\[\]–—]\s*|\s+@\s+|\s+at\s+")
+_HEAD = re.compile(r"""
+    (?<![a-z])(?P<noun>engineer(?:s|ing)?|developer|programmer|architect|scientist|analyst|administrator
+      |tester|designer|manager|director|head\s+of|lead|officer|recruiter|writer|coordinator|assistant
+      |specialist|counsel|partner|executive|representative|technician|consultant|producer|accountant
+      |guard|advocate|owner|president|vp|chief|cto|sre|sdet|dba|staff|researcher)(?![a-z])
+  | (?<![a-z])(?P<romance>programador|desarrollador(?:a)?|ingenier[oa]|ing[ée]nieur|d[ée]veloppeu(?:r|se)
+      |desenvolvedor(?:a)?|engenheir[oa]|analista|cientista|cient[ií]fic[oa]|arquitect[oa]|arquitet[oa]
+      |architecte|administrat(?:eur|or)|administrador|testeur|gerente|l[ií]der|responsable|chef|charg[ée]
+      |comptable|vendedor|contador|ejecutivo|assistente|jefe|diretor|directeur|coordenador)(?![a-z])
+  | (?P<compound>[a-z]*(?:entwickler|ingenieur|informatiker|architekt|administrator|analyst|tester))(?![a-z])
+""", re.X)
+_OF = re.compile(r"\s+(?:of|de|du|des|da|do)\b")
+# A language or framework after a general title ("Software Engineer - C++") is not a specialty.
+_LANGUAGES = frozenset("""python java golang go c++ c# .net ruby rails php node node.js nodejs typescript
+    javascript kotlin swift scala rust elixir erlang clojure haskell perl cobol react angular vue django
+    spring laravel flutter""".split())
+_FILLER = frozenset("team teams engineering engineer engineers systems system group squad org organization "
+                    "department & and".split())
+_GOES_WITH_ITS_NOUN = frozenset(("platform", "infrastructure", "infra"))
+# Head nouns that take their domain from what follows: "Head of Data", "Manager, Data Platform".
+_MANAGING = re.compile(r"manager|director|head\s+of|lead|vp|chief|president|officer|owner")
+# Qualifiers that name a specialty on their own only after a general title ("Software Engineer, Web").
+_QUALIFIER_WORDS = {"web": "frontend", "front": "frontend", "back": "backend", "server": "backend",
+                    "quality": "qa", "reliability": "devops", "data": "data", "datos": "data", "dados": "data"}
+
+
+def _segments(cleaned: str) -> list[str]:
+    return [part.strip(" -/") for part in _BREAK.split(cleaned) if part.strip(" -/")]
+
+
+def _matches(segment: str) -> list[tuple[str, int, int, str]]:
+    """(bucket, start, end, text) of each role signal; a signal ends where its word ends."""
+    found = []
+    m = _ROLE_RE.search(segment)
+    while m:
+        start = m.start(m.lastgroup)
+        end = m.end()
+        while end < len(segment) and segment[end].isalnum():
+            end += 1
+        found.append((m.lastgroup, start, end, segment[start:end]))
+        # Go on from the next word start, not past the match: "data backend engineer" holds "backend".
+        m = _ROLE_RE.search(segment, start + 1)
+    # A word inside a longer signal is part of it: "warehouse" in "data warehouse engineer".
+    return [m for m in found if not any(o[1] <= m[1] and m[2] <= o[2] and (o[1], o[2]) != (m[1], m[2])
+                                        and o[0] != "other" and m[0] == "other" for o in found)]
+
+
+def _with_its_noun(specialties: list, segment: str) -> list:
+    """"Platform goes with its noun": Data Platform is data, ML Platform ml, Mobile Platform mobile."""
+    kept = []
+    for match in specialties:
+        before = kept[-1] if kept else None
+        if match[3] in _GOES_WITH_ITS_NOUN and before and before[2] > match[1]:
+            continue  # inside a longer signal that already names the noun ("data infrastructure")
+        if match[3] in _GOES_WITH_ITS_NOUN and before and before[0] != "devops" \
+                and not segment[before[2]:match[1]].strip():
+            kept[-1] = (before[0], before[1], match[2], segment[before[1]:match[2]])
+            continue
+        kept.append(match)
+    return kept
+
+
+def _head_role(segment: str) -> str | None:
+    """The role a job-naming segment gives: the specialty nearest its head noun. English and German
+    put it before the noun; the Romance languages after ("Ingeniero de Datos"), as do "Head of"
+    and the other managing nouns ("Tech Lead Backend")."""
+    matches = _matches(segment)
+    buckets = {m[0] for m in matches}
+    for decisive in ("other", "fullstack"):
+        if decisive in buckets:
+            return decisive
+    heads = list(_HEAD.finditer(segment))
+    if not heads:  # a bare domain ("Information Security" after "Director,")
+        return next((bucket for bucket in ROLE_PRIORITY if bucket in buckets), None)
+    head = next((h for h in heads if h.lastgroup == "romance"), heads[-1])
+    follows = head.lastgroup == "romance" or bool(_MANAGING.fullmatch(head.group())) \
+        or bool(_OF.match(segment, head.end()))
+    specialties = _with_its_noun([m for m in matches if m[0] != "general"], segment)
+    if not follows:
+        specialties = [m for m in specialties if m[1] < head.end()]
+    # A signal that holds the head noun ("systems engineer", "tester") yields to a modifier before
+    # it ("Embedded Systems Engineer", "Penetration Tester"); a language to an area ("Embedded C++").
+    modifiers = [m for m in specialties if m[2] <= head.start()] if not follows else specialties
+    areas = [m for m in (modifiers or specialties) if m[3] not in _LANGUAGES]
+    specialties = areas or modifiers or specialties
+    if specialties:
+        nearest = min(specialties, key=lambda m: m[1]) if follows else max(specialties, key=lambda m: m[1])
+        return nearest[0]
+    return "general" if "general" in buckets else None
+
+
+def _suffix_role(segment: str) -> str | None:
+    """The specialty a qualifier names outright ("Backend", "Machine Learning", "Data Platform"); a
+    team or product name ("Payments Platform", "Cloud Storage") and a language name none."""
+    words = segment.split()
+    while words and words[-1] in _FILLER:
+        words.pop()
+    core_end = len(" ".join(words))
+    if " ".join(words) in _QUALIFIER_WORDS:
+        return _QUALIFIER_WORDS[" ".join(words)]
+    specialties = [m for m in _matches(segment) if m[0] not in ("general", "other") and m[3] not in _LANGUAGES]
+    specialties = _with_its_noun(specialties, segment)
+    if not specialties or specialties[-1][2] < core_end:
+        return None  # the qualifier goes on past its last specialty word: a product name
+    last = specialties[-1]
+    if last[3] == "platform" and last[1] > 0:
+        return None  # "Payments Platform": a team
+    return last[0]
+
+
+def _head_index(segments: list[str]) -> int | None:
+    return next((i for i, segment in enumerate(segments) if _HEAD.search(segment)), None)
 
 
 def _role(cleaned: str, plain: str) -> str:
+    role = _title_role(cleaned)
+    if role == "general" and plain:
+        return _role_from_description(plain) or "general"
+    return role
+
+
+# Job boards repeat titles ("Software Engineer" thousands of times), so the title's part is cached.
+@lru_cache(maxsize=16384)
+def _title_role(cleaned: str) -> str:
+    segments = _segments(cleaned)
+    head = _head_index(segments)
+    if head is None:
+        role = _bag_role(cleaned)
+    else:
+        role = _head_role(segments[head])
+        if role is None and head + 1 < len(segments) and _MANAGING.search(segments[head]):
+            role = _head_role(segments[head + 1])  # "VP, Data Engineering": the domain comes next
+        role = role or "other"
+        if role == "general":
+            role = next(filter(None, map(_suffix_role, segments[head + 1:])), "general")
+    return role
+
+
+def _bag_role(cleaned: str) -> str:
+    """A title that names no job noun ("Machine Learning Intern"): its signals by priority."""
     found = _signals(_ROLE_RE, cleaned)
     if "other" in found:
         return "other"
-    for bucket in ROLE_PRIORITY[1:]:
-        if bucket in found:
-            if bucket == "general" and plain:
-                return _role_from_description(plain) or "general"
-            return bucket
-    return "other"
+    return next((bucket for bucket in ROLE_PRIORITY[1:] if bucket in found), "other")
 
 
 # Cues start at a word start (the pattern sees to that), so none opens with a `\b`: an alternative
@@ -242,15 +392,33 @@ def _role_from_description(plain: str) -> str | None:
     return ranked[0][0]
 
 
-def classify_level(title: str, description: str = "") -> str:
+def classify_level(title: str, description: str = "", company: str | None = None) -> str:
     """One level bucket: title signals first (higher rank wins), then years of experience."""
-    return _level(_clean_title(title), to_plain_text(description))
+    return _level(_clean_title(title, company), to_plain_text(description))
 
 
 def _level(cleaned: str, plain: str) -> str:
+    level = _title_level(cleaned)
+    if level != "unknown":
+        return level
+    years = _years_in(plain)
+    if years is None:
+        return "unknown"
+    return "entry" if years <= 2 else "mid" if years <= 4 else "senior"
+
+
+@lru_cache(maxsize=16384)
+def _title_level(cleaned: str) -> str:
     if "technical staff" in cleaned:
         cleaned = _MTS.sub(" ", cleaned)
-    found = _signals(_LEVEL_RE, cleaned)
+    segments = _segments(cleaned)
+    head = _head_index(segments)
+    found = set()
+    for index, segment in enumerate(segments):
+        signals = _signals(_LEVEL_RE, segment)
+        if head is not None and index != head:
+            signals.discard("manager")  # "..., Cloud Security Posture Management" names a product
+        found |= signals
     steps = [step for m in _LADDER.finditer(cleaned) for step in re.split(r"\s*/\s*", m.group(1))]
     steps += [m.group(1) for m in _TRAILING_NUMERAL.finditer(cleaned)]
     found.update(_LADDER_LEVEL.get(step, "senior") for step in steps)
@@ -259,10 +427,7 @@ def _level(cleaned: str, plain: str) -> str:
         if "intern" in found and LEVEL_RANK[ranked] <= LEVEL_RANK["entry"]:
             return "intern"
         return ranked
-    years = _years_in(plain)
-    if years is None:
-        return "unknown"
-    return "entry" if years <= 2 else "mid" if years <= 4 else "senior"
+    return "unknown"
 
 
 # Starts with an ASCII digit (`[0-9][0-9]?`: the engine cannot use `\d{1,2}` as a prefix, and checks
@@ -289,9 +454,10 @@ def _years_in(plain: str) -> int | None:
     return max(found) if found else None
 
 
-def classify(title: str, description: str = "", *, prepared: bool = False) -> tuple[str, str]:
+def classify(title: str, description: str = "", *, company: str | None = None,
+             prepared: bool = False) -> tuple[str, str]:
     """(role_bucket, level_bucket) of a posting; `prepared` says the description is plain text already."""
-    cleaned = _clean_title(title)
+    cleaned = _clean_title(title, company)
     plain = description if prepared else to_plain_text(description)
     return _role(cleaned, plain), _level(cleaned, plain)
 

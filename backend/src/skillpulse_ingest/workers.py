@@ -98,7 +98,7 @@ def analyze(postings: list[JobPosting], query: IngestionQuery) -> list[Verdict]:
     for index, posting in enumerate(postings):
         try:
             title, plain = analyzed_text(posting)  # once, for both classification and skills
-            posting.role_bucket, posting.level_bucket = classify(title, plain, prepared=True)
+            posting.role_bucket, posting.level_bucket = classify(title, plain, company=posting.company, prepared=True)
             if matches_query(posting, query):
                 verdicts.append(Verdict(index, posting.role_bucket, posting.level_bucket,
                                         tuple(extract_skills(title, plain, prepared=True))))
