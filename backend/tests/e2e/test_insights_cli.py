@@ -35,6 +35,19 @@ def test_insights_rejects_bad_values_with_exit_2(db):
         assert result.returncode == 2 and result.stderr.count("\n") == 1
 
 
+def test_a_place_nobody_knows_is_exit_2_with_the_nearest_name(api, db):
+    ingest(api, db)
+    for command in ("insights", "inspect"):
+        result = run_cli(command, "--location", "Dallsa, TX", "--db", db)
+        assert result.returncode == 2 and result.stdout == ""
+        assert result.stderr == 'skillpulse: error: unknown place "Dallsa, TX"; did you mean "Dallas, TX"?\n'
+    known = run_cli("insights", "--location", "Tulsa, OK", "--remote", "exclude", "--db", db)
+    assert known.returncode == 0 and json.loads(known.stdout)["totals"]["postings_count"] == 0
+    metro = json.loads(run_cli("insights", "--location", "Greater Dallas", "--db", db).stdout)
+    assert metro["title"] == "Top skills for tech jobs in Greater Dallas"  # the user's own name
+    assert metro["totals"]["local_postings_count"] >= 1
+
+
 def test_skills_list_and_rebuild(api, db):
     listing = json.loads(run_cli("skills", "list", "--category", "cloud", "--format", "json").stdout)
     assert {"id": "aws", "name": "AWS", "category": "cloud"} in listing
