@@ -68,10 +68,24 @@ def main() -> int:
             rows.append((gazetteer.city_key(name), name, country, region_of(city) or "",
                          f"{lat:.4f}", f"{lon:.4f}", str(size), metro or ""))
     rows.sort(key=lambda row: (-int(row[6]), row[2], row[3], row[0]))  # largest first: the loader keeps the first
-    text = "".join("\t".join(row) + "\n" for row in rows)
-    (DATA / "gazetteer.tsv.gz").write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
-    print(f"{len(rows)} places, {len(areas)} metro areas", file=sys.stderr)
+    write(DATA / "gazetteer.tsv.gz", rows)
+
+    # What ingest needs, small enough to load in a few milliseconds: each place inside a metro, and
+    # for a posting with no state (region "*") the metro of the largest place of its name.
+    largest: dict[tuple, tuple] = {}
+    for row in rows:  # rows are largest first
+        largest.setdefault((row[2], row[3], row[0]), row)
+        largest.setdefault((row[2], "*", row[0]), row)
+    metro_rows = {(key, country, region, row[7]) for (country, region, key), row in largest.items()
+                  if row[7] and (region != "*" or country in ("US", "CA"))}
+    write(DATA / "metro_places.tsv.gz", sorted(metro_rows, key=lambda row: (row[1], row[2], row[0])))
+    print(f"{len(rows)} places, {len(metro_rows)} in metros, {len(areas)} metro areas", file=sys.stderr)
     return 0
+
+
+def write(path: Path, rows) -> None:
+    text = "".join("\t".join(row) + "\n" for row in rows)
+    path.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
 
 
 if __name__ == "__main__":

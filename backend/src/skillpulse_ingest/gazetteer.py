@@ -4,6 +4,8 @@ The gazetteer is the GeoNames cities table cut to what a job search needs (every
 15,000 people, every US and Canadian town of 1,000, every place of 500 near a metro), built
 by `scripts/build_places.py`. A metro is a set of circles around its centres: a place is in
 it when its coordinates (a source's own, else the gazetteer's) fall inside one of them.
+Ingest reads only the places inside metros (metro_places.tsv.gz, a few milliseconds); the
+whole gazetteer is read when a query names a city nobody has stored.
 """
 
 from __future__ import annotations
@@ -106,6 +108,17 @@ def _city(country: str, region: str | None, key: str) -> _City | None:
         return None
     _, name, _, _, lat, lon, population, metro_name = line.split("\t")
     return _City(name, float(lat), float(lon), int(population), metro_name or None)
+
+
+@lru_cache(maxsize=1)
+def _metro_places() -> dict[tuple[str, str | None, str], str]:
+    """(country, region, or None, or "*" for "any state", city_key) -> metro name."""
+    places = {}
+    text = gzip.decompress(_data("metro_places.tsv.gz").read_bytes()).decode("utf-8")
+    for line in text.splitlines():
+        key, country, region, metro_name = line.split("\t")
+        places[(country, region or None, key)] = metro_name
+    return places
 
 
 @lru_cache(maxsize=1)
@@ -221,8 +234,11 @@ def metro_of(country: str | None, region: str | None, city: str | None,
         return metro_at(round(lat, 3), round(lon, 3), country)
     if not (country and city):
         return None
-    found = _city(country, region.upper() if region else None, city_key(common_name(city)))
-    return found.metro if found else None
+    key = city_key(common_name(city))
+    places = _metro_places()
+    if region:
+        return places.get((country, region.upper(), key))
+    return places.get((country, "*", key)) or places.get((country, None, key))
 
 
 def metro_cities(name: str, limit: int = 25) -> list[str]:

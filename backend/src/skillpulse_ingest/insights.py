@@ -37,10 +37,16 @@ def resolve_place(store: SQLiteStore, location: str | None) -> Place | None:
     a QueryError naming `location`, with the nearest known names: a typo must not get an answer
     built from remote jobs alone. Countries, states, metros and "Remote" are known by parsing."""
     place = parse_place(location)
+    check_known(store, place)
+    return place
+
+
+def check_known(store: SQLiteStore, place: Place | None) -> None:
+    """QueryError (naming `location`, with the nearest names) for a city nobody knows."""
     if place is None or place.metro or not place.city:
-        return place
+        return
     if gazetteer.known_city(place.country, place.region, place.city) or store.knows_city(place):
-        return place
+        return
     named = gazetteer.similar_metros(place.text)
     if not named:
         named = [place_label(name, region, country) for name, country, region in
@@ -58,11 +64,13 @@ def skill_insights(store: SQLiteStore, *, location: str | None = None, role: str
     """The SkillInsightsResponse for a query: top skills with counts and shares, totals, sources."""
     check_filters(role, level, remote, days, top)
     now = now or datetime.now(timezone.utc)
-    place = resolve_place(store, location)
+    place = parse_place(location)
     where = PostingFilter(role=role, level=level, place=place, remote=remote, days=days,
                           today=today or now.date(), tech_only=True)
     tally = _tally(store.facts(where))
     count = tally.postings
+    if count == tally.remote:  # nothing stored there: is it a place at all? (a rare, slower check)
+        check_known(store, place)
     skills = catalog().skills
     start, end = where.window
     ranked = sorted(tally.skills.items(), key=lambda item: (-item[1], _display_name(item[0], skills)))[:top]
