@@ -110,3 +110,11 @@ def test_data_files_agree_with_the_code():
             assert gazetteer.metro_of(country, region or None, name) == (metro or None), name  # the small file agrees
     assert all(area["lat"] and area["km"] for m in metros.values() for area in m["areas"])
     assert len(metros) >= 40
+
+
+def test_every_metro_name_and_alias_reads_back_as_its_metro():
+    """What /api/locations lists must come back as the same metro from /api/skills."""
+    data = resources.files("skillpulse_ingest").joinpath("data", "metros.json").read_text("utf-8")
+    for entry in json.loads(data)["metros"]:
+        for text in [entry["name"], *entry["aliases"], entry["name"].upper()]:
+            assert parse_place(text).metro == entry["name"], text

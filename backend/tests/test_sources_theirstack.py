@@ -10,6 +10,7 @@ from fakeapi import theirstack_job
 from skillpulse_ingest.models import IngestionQuery
 from skillpulse_ingest.sources import AuthError, ConfigError, FetchState, InvalidRow, SourceError, get_source
 from skillpulse_ingest.sources.http import HttpSettings
+from skillpulse_ingest.role_match import matches_location
 from skillpulse_ingest.sources.theirstack import DEFAULT_URL, normalize, search_body
 
 URL = DEFAULT_URL
@@ -126,6 +127,20 @@ def test_search_body_pushes_filters_to_the_server():
     included = search_body(IngestionQuery(location="Dallas, TX"), FetchState())
     assert len(included["job_location_pattern_or"]) == 2 and "remote" not in included
     assert "job_title_pattern_or" not in search_body(IngestionQuery(role="general"), FetchState())
+
+
+def test_a_metro_asks_for_its_towns_and_rows_keep_their_coordinates():
+    body = search_body(IngestionQuery(location="Dallas-Fort Worth Metroplex", remote="exclude"), FetchState())
+    patterns = {p.replace("\\", "") for p in body["job_location_pattern_or"]}  # re.escape'd
+    assert {"Dallas", "Fort Worth", "Plano", "Irving"} <= patterns and "Austin" not in patterns
+    assert body["job_country_code_or"] == ["US"]
+    row = theirstack_job(1, city=("Tiny Office Park", "TX", "Texas"))
+    row.update(latitude=33.08, longitude=-96.83)
+    p = normalize(row)
+    assert (p.latitude, p.longitude) == (33.08, -96.83)
+    assert matches_location(p, "Dallas-Fort Worth Metroplex") and not matches_location(p, "Dallas, TX")
+    row.update(latitude="not a number", longitude=None)
+    assert normalize(row).latitude is None
 
 
 def test_normalize_maps_fields_per_the_spec():
