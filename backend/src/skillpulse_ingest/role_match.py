@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from functools import lru_cache
+from typing import NamedTuple
 
 from .models import IngestionQuery, JobPosting, date_window
 from .places import parse_place, place_contains, scope_covers
@@ -235,12 +236,21 @@ _QUALIFIER_WORDS = {"web": "frontend", "front": "frontend", "back": "backend", "
                     "quality": "qa", "reliability": "devops", "data": "data", "datos": "data", "dados": "data"}
 
 
+class _Signal(NamedTuple):
+    """A role signal in a title segment: its bucket, where it runs, and its words."""
+
+    bucket: str
+    start: int
+    end: int
+    text: str
+
+
 def _segments(cleaned: str) -> list[str]:
     return [part.strip(" -/") for part in _BREAK.split(cleaned) if part.strip(" -/")]
 
 
-def _matches(segment: str) -> list[tuple[str, int, int, str]]:
-    """(bucket, start, end, text) of each role signal; a signal ends where its word ends."""
+def _matches(segment: str) -> list[_Signal]:
+    """Every role signal of a segment, overlapping ones too; a signal ends where its word ends."""
     found = []
     m = _ROLE_RE.search(segment)
     while m:
@@ -248,26 +258,31 @@ def _matches(segment: str) -> list[tuple[str, int, int, str]]:
         end = m.end()
         while end < len(segment) and segment[end].isalnum():
             end += 1
-        found.append((m.lastgroup, start, end, segment[start:end]))
+        found.append(_Signal(m.lastgroup, start, end, segment[start:end]))
         # Go on from the next word start, not past the match: "data backend engineer" holds "backend".
         m = _ROLE_RE.search(segment, start + 1)
-    # A word inside a longer signal is part of it: "warehouse" in "data warehouse engineer".
-    return [m for m in found if not any(o[1] <= m[1] and m[2] <= o[2] and (o[1], o[2]) != (m[1], m[2])
-                                        and o[0] != "other" and m[0] == "other" for o in found)]
+    return [signal for signal in found if not _inside_a_specialty(signal, found)]
 
 
-def _with_its_noun(specialties: list, segment: str) -> list:
+def _inside_a_specialty(signal: _Signal, found: list[_Signal]) -> bool:
+    """An `other` word inside a longer specialty signal is part of it ("data warehouse engineer")."""
+    return signal.bucket == "other" and any(
+        o.bucket != "other" and o.start <= signal.start and signal.end <= o.end and o != signal for o in found)
+
+
+def _with_its_noun(specialties: list[_Signal], segment: str) -> list[_Signal]:
     """"Platform goes with its noun": Data Platform is data, ML Platform ml, Mobile Platform mobile."""
-    kept = []
-    for match in specialties:
+    kept: list[_Signal] = []
+    for signal in specialties:
         before = kept[-1] if kept else None
-        if match[3] in _GOES_WITH_ITS_NOUN and before and before[2] > match[1]:
+        if signal.text not in _GOES_WITH_ITS_NOUN or before is None:
+            kept.append(signal)
+        elif before.end > signal.start:
             continue  # inside a longer signal that already names the noun ("data infrastructure")
-        if match[3] in _GOES_WITH_ITS_NOUN and before and before[0] != "devops" \
-                and not segment[before[2]:match[1]].strip():
-            kept[-1] = (before[0], before[1], match[2], segment[before[1]:match[2]])
-            continue
-        kept.append(match)
+        elif before.bucket != "devops" and not segment[before.end:signal.start].strip():
+            kept[-1] = _Signal(before.bucket, before.start, signal.end, segment[before.start:signal.end])
+        else:
+            kept.append(signal)
     return kept
 
 
@@ -276,7 +291,7 @@ def _head_role(segment: str) -> str | None:
     put it before the noun; the Romance languages after ("Ingeniero de Datos"), as do "Head of"
     and the other managing nouns ("Tech Lead Backend")."""
     matches = _matches(segment)
-    buckets = {m[0] for m in matches}
+    buckets = {m.bucket for m in matches}
     for decisive in ("other", "fullstack"):
         if decisive in buckets:
             return decisive
@@ -286,18 +301,19 @@ def _head_role(segment: str) -> str | None:
     head = next((h for h in heads if h.lastgroup == "romance"), heads[-1])
     follows = head.lastgroup == "romance" or bool(_MANAGING.fullmatch(head.group())) \
         or bool(_OF.match(segment, head.end()))
-    specialties = _with_its_noun([m for m in matches if m[0] != "general"], segment)
+    specialties = _with_its_noun([m for m in matches if m.bucket != "general"], segment)
     if not follows:
-        specialties = [m for m in specialties if m[1] < head.end()]
+        specialties = [m for m in specialties if m.start < head.end()]
     # A signal that holds the head noun ("systems engineer", "tester") yields to a modifier before
     # it ("Embedded Systems Engineer", "Penetration Tester"); a language to an area ("Embedded C++").
-    modifiers = [m for m in specialties if m[2] <= head.start()] if not follows else specialties
-    areas = [m for m in (modifiers or specialties) if m[3] not in _LANGUAGES]
+    modifiers = specialties if follows else [m for m in specialties if m.end <= head.start()]
+    areas = [m for m in (modifiers or specialties) if m.text not in _LANGUAGES]
     specialties = areas or modifiers or specialties
-    if specialties:
-        nearest = min(specialties, key=lambda m: m[1]) if follows else max(specialties, key=lambda m: m[1])
-        return nearest[0]
-    return "general" if "general" in buckets else None
+    if not specialties:
+        return "general" if "general" in buckets else None
+    if follows:
+        return min(specialties, key=lambda m: m.start).bucket
+    return max(specialties, key=lambda m: m.start).bucket
 
 
 def _suffix_role(segment: str) -> str | None:
@@ -309,14 +325,14 @@ def _suffix_role(segment: str) -> str | None:
     core_end = len(" ".join(words))
     if " ".join(words) in _QUALIFIER_WORDS:
         return _QUALIFIER_WORDS[" ".join(words)]
-    specialties = [m for m in _matches(segment) if m[0] not in ("general", "other") and m[3] not in _LANGUAGES]
+    specialties = [m for m in _matches(segment) if m.bucket not in ("general", "other") and m.text not in _LANGUAGES]
     specialties = _with_its_noun(specialties, segment)
-    if not specialties or specialties[-1][2] < core_end:
+    if not specialties or specialties[-1].end < core_end:
         return None  # the qualifier goes on past its last specialty word: a product name
     last = specialties[-1]
-    if last[3] == "platform" and last[1] > 0:
+    if last.text == "platform" and last.start > 0:
         return None  # "Payments Platform": a team
-    return last[0]
+    return last.bucket
 
 
 def _head_index(segments: list[str]) -> int | None:
