@@ -56,6 +56,7 @@ from .storage_sqlite import (
     SQLiteStore,
     StoreError,
     StoreOpenError,
+    database_path,
     default_db_path,
     file_size,
 )
@@ -897,7 +898,7 @@ def cmd_boards_discover(args) -> int:
 # ---- plumbing ----------------------------------------------------------------------------
 
 def _db_path(args) -> Path:
-    return Path(args.db).expanduser() if args.db else default_db_path(os.environ)
+    return database_path(args.db) if args.db else default_db_path(os.environ)
 
 
 def _progress_line(args):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import time
@@ -944,10 +945,25 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[start:start + size]
 
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def database_path(text: str, name: str = "--db") -> Path:
+    """The SQLite file a --db value or SKILLPULSE_DB names. A URL is never taken for a file name
+    (it would quietly become a folder named "postgresql:"), and is not echoed: it may hold a password."""
+    if _URL.match(text.strip()):
+        scheme = text.strip().split(":", 1)[0].lower()
+        if scheme in ("postgresql", "postgres"):
+            raise StoreOpenError(f"{name} is a PostgreSQL URL, and this version of skillpulse stores "
+                                 f"only in SQLite: give the path of a SQLite file")
+        raise StoreOpenError(f"{name} is a {scheme}:// URL, not the path of a SQLite file")
+    return Path(text).expanduser()
+
+
 def default_db_path(env) -> Path:
     """$SKILLPULSE_DB, else backend/data/skillpulse.db in a source checkout, else a per-user file."""
     if env.get("SKILLPULSE_DB"):
-        return Path(env["SKILLPULSE_DB"]).expanduser()
+        return database_path(env["SKILLPULSE_DB"], "SKILLPULSE_DB")
     backend = Path(__file__).resolve().parents[2]
     if (backend / "pyproject.toml").is_file() and backend.name == "backend":
         return backend / "data" / "skillpulse.db"

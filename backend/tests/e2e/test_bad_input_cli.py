@@ -1,6 +1,7 @@
 """Bad rows and bad input: counted or refused in one line, never a crash, never a touched file."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -54,6 +55,19 @@ def test_unusable_db_paths_are_exit_2(api, tmp_path):
         result = run_cli("ingest", "--source", "remotive", "--db", path, env=api.env())
         assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert a_file.read_text() == "hello" and not api.requests
+
+
+def test_a_database_url_is_never_taken_for_a_file_name(api, tmp_path):
+    url = "postgresql://team:s3cret-pw@db.example.com:5432/skillpulse"
+    for args, env in ((["--db", url], {}), ([], {"SKILLPULSE_DB": url})):
+        for command in (["ingest", "--source", "remotive"], ["insights"], ["status"]):
+            result = run_cli(*command, *args, env={**api.env(), **env, "HOME": str(tmp_path)})
+            assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+            assert "PostgreSQL URL" in result.stderr and "s3cret" not in result.stderr + result.stdout
+    other = run_cli("insights", "--db", "https://example.com/x.db")
+    assert other.returncode == 2 and "https:// URL" in other.stderr
+    assert not list(tmp_path.iterdir()) and not api.requests  # nothing created, no request
+    assert not Path("postgresql:").exists()  # where the URL, read as a relative path, would have gone
 
 
 def test_a_file_that_is_not_sqlite_is_refused_untouched(api, tmp_path):
