@@ -51,14 +51,13 @@ from .sources import (
     get_source,
     source_class,
 )
+from .store import Store, open_store
 from .storage_sqlite import (
     PostingFilter,
-    SQLiteStore,
     StoreError,
     StoreOpenError,
     database_path,
     default_db_path,
-    file_size,
 )
 
 log = logging.getLogger("skillpulse")
@@ -438,13 +437,13 @@ def cmd_ingest(args) -> int:
     return EXIT_OK
 
 
-def _ingest_store(args) -> SQLiteStore | None:
+def _ingest_store(args) -> Store | None:
     """The store an ingest writes; read-only for a dry run, and None for a dry run of a database
     that does not exist yet (nothing is created)."""
     path = _db_path(args)
     if args.dry_run and not path.exists():
         return None
-    return SQLiteStore.open(path, readonly=args.dry_run)
+    return open_store(path, readonly=args.dry_run)
 
 
 def _ingest_saved(args, query: IngestionQuery) -> int:
@@ -472,7 +471,7 @@ def _ingest_boards(args, query: IngestionQuery) -> int:
     path = _db_path(args)
     if args.dry_run and not path.exists():
         raise StoreOpenError(f"no database at {path}: register boards first with `skillpulse boards add` or pass --db")
-    with SQLiteStore.open(path, readonly=args.dry_run) as store:
+    with open_store(path, readonly=args.dry_run) as store:
         if named and not args.dry_run:
             added, _ = store.add_boards(named)
             if added:
@@ -535,7 +534,7 @@ def cmd_inspect(args) -> int:
     if skill and skill not in catalog().skills:
         raise QueryError(f"unknown skill {args.skill!r}{_suggestion(skill, catalog().skills)}; "
                          f"see `skillpulse skills list`", "skill")
-    with SQLiteStore.open(_db_path(args), readonly=True) as store:
+    with open_store(_db_path(args), readonly=True) as store:
         if args.id:
             return _show_posting(store, args.id.strip())
         where = PostingFilter(source=args.source, role=args.role, level=args.level,
@@ -573,7 +572,7 @@ def _skill_list(column: str) -> list[str]:
     return column.split(",") if column else []
 
 
-def _show_posting(store: SQLiteStore, posting_id: str) -> int:
+def _show_posting(store: Store, posting_id: str) -> int:
     posting = store.posting(posting_id)
     if posting is None:
         raise QueryError(f"no posting with id {posting_id!r}; ids are in `skillpulse inspect --format json`", "id")
@@ -587,7 +586,7 @@ def _show_posting(store: SQLiteStore, posting_id: str) -> int:
     return EXIT_OK
 
 
-def _render_summary(store: SQLiteStore, where: PostingFilter, fmt: str) -> str:
+def _render_summary(store: Store, where: PostingFilter, fmt: str) -> str:
     summary = postings_summary(store, where)
     groups = {name: summary[f"by_{name}"] for name in ("source", "role", "level", "month")}
     if fmt == "json":
@@ -608,7 +607,7 @@ def _render_summary(store: SQLiteStore, where: PostingFilter, fmt: str) -> str:
 
 
 def cmd_insights(args) -> int:
-    with SQLiteStore.open(_db_path(args), readonly=True) as store:
+    with open_store(_db_path(args), readonly=True) as store:
         response = skill_insights(store, location=args.location, role=args.role, level=args.level,
                                   days=args.days, remote=args.remote, top=args.top)
     if args.format == "json":
@@ -637,7 +636,7 @@ def cmd_skills_list(args) -> int:
 
 def cmd_skills_rebuild(args) -> int:
     _stop_on_signals()
-    with SQLiteStore.open(_existing_db(args)) as store:
+    with open_store(_existing_db(args)) as store:
         show = _progress_line(args)
         done = rebuild_skills(store, progress=lambda n, total: show(f"re-extracted {n} of {total} postings"),
                               stop=_STOP.is_set)
@@ -715,7 +714,7 @@ def _port(text: str) -> int:
 
 
 def cmd_runs(args) -> int:
-    with SQLiteStore.open(_db_path(args), readonly=True) as store:
+    with open_store(_db_path(args), readonly=True) as store:
         runs = list_runs(store, args.limit)
     if args.format == "json":
         print(output.to_json(runs))
@@ -737,8 +736,8 @@ def cmd_status(args) -> int:
             "postings": {}, "last_runs": [], "boards": {},
             "accelerator": accelerator.scan is not None, KEY_VARIABLE: bool(os.environ.get(KEY_VARIABLE, "").strip())}
     if path.exists():
-        info["size_bytes"] = file_size(path)
-        with SQLiteStore.open(path, readonly=True) as store:
+        with open_store(path, readonly=True) as store:
+            info["size_bytes"] = store.size_bytes()
             info["schema_version"] = store.schema_version()
             info["postings"] = dict(store.postings_by_source())
             now = datetime.now(timezone.utc)
@@ -777,7 +776,7 @@ def cmd_prune(args) -> int:
     if not (args.closed_before or args.posted_before):
         raise QueryError("say what to delete: --closed-before DATE and/or --posted-before DATE")
     path = _existing_db(args)
-    with SQLiteStore.open(path, readonly=args.dry_run) as store:
+    with open_store(path, readonly=args.dry_run) as store:
         removed = store.prune(closed_before=args.closed_before and args.closed_before + "T00:00:00Z",
                               posted_before=args.posted_before, dry_run=args.dry_run)
     if args.dry_run:
@@ -788,7 +787,7 @@ def cmd_prune(args) -> int:
 
 
 def cmd_vacuum(args) -> int:
-    with SQLiteStore.open(_existing_db(args)) as store:
+    with open_store(_existing_db(args)) as store:
         before, after = store.vacuum()
     log.info("vacuumed %s: %.1f MB -> %.1f MB", store.path, before / 2**20, after / 2**20)
     return EXIT_OK
@@ -838,7 +837,7 @@ def cmd_boards_add(args) -> int:
             log.warning("skipped %r: not a board of %s", line[:100], ", ".join(ATS_FAMILIES))
     if not specs and not bad:
         raise QueryError("give at least one SPEC or --from-file FILE")
-    with SQLiteStore.open(_db_path(args)) as store:
+    with open_store(_db_path(args)) as store:
         new, known = store.add_boards(specs)
     log.info("added %d board%s (%d already registered)%s", new, "s" * (new != 1), known,
              f"; skipped {bad} line{'s' * (bad != 1)} that name{'s' * (bad == 1)} no board" if bad else "")
@@ -846,7 +845,7 @@ def cmd_boards_add(args) -> int:
 
 
 def cmd_boards_list(args) -> int:
-    with SQLiteStore.open(_db_path(args), readonly=True) as store:
+    with open_store(_db_path(args), readonly=True) as store:
         rows = store.boards([args.ats] if args.ats else [])
     fields = ("ats", "token", "company", "status", "open_jobs", "last_fetched_at", "last_error", "host", "misses",
               "added_at")
@@ -864,7 +863,7 @@ def cmd_boards_remove(args) -> int:
         specs = [parse_spec(text) for text in args.specs]
     except BoardSpecError as exc:
         raise QueryError(str(exc)) from None
-    with SQLiteStore.open(_db_path(args), readonly=False) as store:
+    with open_store(_db_path(args), readonly=False) as store:
         removed = store.remove_boards(specs)
     log.info("removed %d board%s%s", removed, "s" * (removed != 1),
              f" ({len(specs) - removed} were not registered)" if removed < len(specs) else "")
@@ -873,7 +872,7 @@ def cmd_boards_remove(args) -> int:
 
 def cmd_boards_discover(args) -> int:
     path = _db_path(args)
-    with SQLiteStore.open(path, readonly=True) as store:
+    with open_store(path, readonly=True) as store:
         found = {}
         for url in store.posting_urls():
             ref = parse_url(url)
@@ -887,7 +886,7 @@ def cmd_boards_discover(args) -> int:
         log.info("found %d boards in stored postings, %d not registered yet [dry run: nothing added]",
                  len(found), len(new))
         return EXIT_OK
-    with SQLiteStore.open(path) as store:
+    with open_store(path) as store:
         added, _ = store.add_boards(new)
     log.info("found %d boards in stored postings; added %d new", len(found), added)
     return EXIT_OK

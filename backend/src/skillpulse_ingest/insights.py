@@ -10,7 +10,8 @@ from . import gazetteer
 from .models import LEVEL_BUCKETS, MAX_DAYS, REMOTE_MODES, ROLE_BUCKETS, QueryError, check_choice, check_range
 from .places import Place, parse_place, place_label
 from .skills import catalog
-from .storage_sqlite import PostingFilter, SQLiteStore
+from .storage_sqlite import PostingFilter
+from .store import Store
 
 SCHEMA_VERSION = "1.1.0"  # 1.1.0: totals.local_postings_count and remote_postings_count
 MAX_TOP = 100
@@ -32,7 +33,7 @@ def check_filters(role: str, level: str, remote: str, days: int, top: int) -> No
     check_range("top", top, 1, MAX_TOP)
 
 
-def resolve_place(store: SQLiteStore, location: str | None) -> Place | None:
+def resolve_place(store: Store, location: str | None) -> Place | None:
     """The place a query names. A city that neither the gazetteer nor any stored posting knows is
     a QueryError naming `location`, with the nearest known names: a typo must not get an answer
     built from remote jobs alone. Countries, states, metros and "Remote" are known by parsing."""
@@ -41,7 +42,7 @@ def resolve_place(store: SQLiteStore, location: str | None) -> Place | None:
     return place
 
 
-def check_known(store: SQLiteStore, place: Place | None) -> None:
+def check_known(store: Store, place: Place | None) -> None:
     """QueryError (naming `location`, with the nearest names) for a city nobody knows."""
     if place is None or place.metro or not place.city:
         return
@@ -58,7 +59,7 @@ def check_known(store: SQLiteStore, place: Place | None) -> None:
     raise QueryError(f'unknown place "{place.text}"; {hint}', "location")
 
 
-def skill_insights(store: SQLiteStore, *, location: str | None = None, role: str = "any", level: str = "any",
+def skill_insights(store: Store, *, location: str | None = None, role: str = "any", level: str = "any",
                    days: int = 30, remote: str = "include", top: int = 20,
                    today: date | None = None, now: datetime | None = None) -> dict:
     """The SkillInsightsResponse for a query: top skills with counts and shares, totals, sources."""
@@ -171,7 +172,7 @@ def _place_phrase(place, tally: _Tally) -> str:
     return ""
 
 
-def postings_summary(store: SQLiteStore, where: PostingFilter) -> dict:
+def postings_summary(store: Store, where: PostingFilter) -> dict:
     """What `inspect --summary` shows: totals, date range, and counts by source, role, level and month."""
     raw = store.summary(where)
     months: Counter = Counter()
@@ -189,7 +190,7 @@ def postings_summary(store: SQLiteStore, where: PostingFilter) -> dict:
             "by_level": ordered(levels.items()), "by_month": ordered(months.items())}
 
 
-def locations(store: SQLiteStore, *, days: int = 30, limit: int = 100, role: str = "any", level: str = "any",
+def locations(store: Store, *, days: int = 30, limit: int = 100, role: str = "any", level: str = "any",
               remote: str = "include", min_postings: int = 1, today: date | None = None) -> list[str]:
     """Places with at least `min_postings` postings based there that answer the query, most first;
     United States first. Each is a place `skill_insights` accepts back."""

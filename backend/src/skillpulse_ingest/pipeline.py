@@ -17,7 +17,8 @@ from .role_match import classify, matches_query
 from .skills import extract_skills
 from .sources import FetchState, HttpSettings, InvalidRow, Source, SourceError, get_source
 from .sources.ats import DEFAULT_CONCURRENCY, Ats, Board, Snapshot, fetch_boards
-from .storage_sqlite import SQLiteStore, StoreError, utc_now
+from .storage_sqlite import StoreError, utc_now
+from .store import Store
 from .text import valid_unicode
 from .workers import Analysis, Analyzer, PageWriter, analyzed_text, prefetched
 
@@ -89,7 +90,7 @@ def query_key(query: IngestionQuery) -> str:
 def run_ingest(
     query: IngestionQuery,
     source: Source,
-    store: SQLiteStore | None,
+    store: Store | None,
     *,
     state: FetchState | None = None,
     dry_run: bool = False,
@@ -124,7 +125,7 @@ def run_boards(
     query: IngestionQuery,
     boards: list[Board],
     families: dict[str, Ats],
-    store: SQLiteStore | None,
+    store: Store | None,
     *,
     settings: HttpSettings = HttpSettings(),
     env: dict | None = None,
@@ -165,7 +166,7 @@ def run_boards(
     return run.finish()
 
 
-def boards_for_run(store: SQLiteStore, families: dict[str, Ats], query: IngestionQuery,
+def boards_for_run(store: Store, families: dict[str, Ats], query: IngestionQuery,
                    named: list[str] = ()) -> list[Board]:
     """The boards a run fetches, with what the last fetch for the same query left behind.
 
@@ -211,7 +212,7 @@ class _Run:
     at the end. Counts move into the summary as they are committed; until then a page's ids stay
     in `unstored`, since store.known() reads only what is committed."""
 
-    def __init__(self, query: IngestionQuery, source: Source, store: SQLiteStore | None, state: FetchState,
+    def __init__(self, query: IngestionQuery, source: Source, store: Store | None, state: FetchState,
                  dry_run: bool):
         self.query, self.source, self.store, self.state = query, source, store, state
         self.writing = store is not None and not dry_run
@@ -328,7 +329,7 @@ class _Run:
         self.summary.duration_s = round(time.monotonic() - self.started, 3)
 
 
-def list_runs(store: SQLiteStore, limit: int = 20) -> list[dict]:
+def list_runs(store: Store, limit: int = 20) -> list[dict]:
     """Recent runs, newest first; a run still marked running whose process has ended (killed,
     or the machine went down) shows as `gone`."""
     runs = store.runs(limit)
@@ -364,7 +365,7 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def plan_fetch(store: SQLiteStore | None, source: Source, query: IngestionQuery, *,
+def plan_fetch(store: Store | None, source: Source, query: IngestionQuery, *,
                incremental: bool = False, max_pages: int | None = None) -> FetchState:
     """The fetch state of a run: for an incremental run, where the last complete run got to.
 
@@ -384,13 +385,13 @@ def plan_fetch(store: SQLiteStore | None, source: Source, query: IngestionQuery,
     return state
 
 
-def record_held_back(store: SQLiteStore, source: Source, query: IngestionQuery, why: str) -> None:
+def record_held_back(store: Store, source: Source, query: IngestionQuery, why: str) -> None:
     """A run the cooldown held back still shows in ingest_runs, so a user sees what cron did."""
     run_id = store.start_run(source.name, query.to_dict())
     store.finish_run(run_id, RunSummary(source.name, str(store.path)).to_dict(), "ok", None, "cooldown", note=why)
 
 
-def next_allowed_call(store: SQLiteStore | None, source: Source, cooldown_hours: float,
+def next_allowed_call(store: Store | None, source: Source, cooldown_hours: float,
                       now: datetime | None = None) -> datetime | None:
     """When a provider that limits daily calls may be called again; None if it may be now."""
     last = store.last_request_at(source.name) if store is not None and cooldown_hours > 0 else None
@@ -401,7 +402,7 @@ def next_allowed_call(store: SQLiteStore | None, source: Source, cooldown_hours:
     return allowed if allowed > (now or datetime.now(timezone.utc)) else None
 
 
-def rebuild_skills(store: SQLiteStore, batch: int = 1000,
+def rebuild_skills(store: Store, batch: int = 1000,
                    progress: Callable[[int, int], None] = lambda done, total: None,
                    stop: Callable[[], bool] = lambda: False) -> int:
     """Re-extract the skills of every stored posting, one transaction per batch (stoppable between them)."""

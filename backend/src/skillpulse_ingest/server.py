@@ -28,7 +28,8 @@ from . import __version__
 from .insights import MAX_TOP, SCHEMA_VERSION, check_filters, locations, skill_insights
 from .models import QueryError
 from .storage_sqlite import SCHEMA_VERSION as DB_SCHEMA_VERSION
-from .storage_sqlite import SQLiteStore, StoreError
+from .storage_sqlite import StoreError
+from .store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,8 @@ class SkillPulseAPI:
             log.exception("unexpected error answering %s", path[:200])
             return 500, ApiError(500, "internal error; the server log says more").body()
 
-    def _store(self) -> SQLiteStore:
-        return SQLiteStore.open(self.db, readonly=True, deadline_s=QUERY_DEADLINE_S)
+    def _store(self) -> Store:
+        return open_store(self.db, readonly=True, deadline_s=QUERY_DEADLINE_S)
 
     def skills(self, params: dict) -> dict:
         # Missing parameters take the defaults; present ones must be valid (an empty place means the default).
@@ -444,5 +445,5 @@ def _header_safe(value: str) -> str:
 def make_server(db: Path, host: str = "127.0.0.1", port: int = 8000,
                 origins: tuple[str, ...] = DEFAULT_ORIGINS) -> ApiServer:
     """The API's HTTP server. Checks the database first (StoreOpenError if unusable)."""
-    SQLiteStore.open(db, readonly=True).close()
+    open_store(db, readonly=True).close()
     return ApiServer((host, port), SkillPulseAPI(db), frozenset(o.rstrip("/") for o in origins))

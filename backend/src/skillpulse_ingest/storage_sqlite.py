@@ -726,6 +726,10 @@ class SQLiteStore:
                              f"the size of the database, and no other run writing it)") from None
         return before, file_size(self.path)
 
+    def size_bytes(self) -> int:
+        """The database's size on disk, its write-ahead log included."""
+        return file_size(self.path)
+
     def last_runs(self) -> list[dict]:
         """The latest run of each source: when it started and finished, and how it ended."""
         return list(_dicts(self.conn.execute(
@@ -776,10 +780,25 @@ class SQLiteStore:
                               + ",".join(["(?, ?)"] * len(chunk)), [value for pair in chunk for value in pair])
 
 
-def filter_sql(where: PostingFilter) -> tuple[str, list]:
+class Dialect(NamedTuple):
+    """What differs between the engines in a filter: the placeholder, and a case-blind equality."""
+
+    mark: str
+    same_text: str  # format with {column} and {mark}
+
+
+SQLITE = Dialect("?", "{column} = {mark} COLLATE NOCASE")
+
+
+def filter_sql(where: PostingFilter, dialect: Dialect = SQLITE) -> tuple[str, list]:
     """SQL for a PostingFilter; mirrors role_match.matches_location for the place test.
 
     A job stored from several sources counts once, as its first copy; within one source it has one."""
+    clause, params = _filter_sql(where, dialect)
+    return (clause.replace("?", dialect.mark) if dialect.mark != "?" else clause), params
+
+
+def _filter_sql(where: PostingFilter, dialect: Dialect) -> tuple[str, list]:
     clauses, params = ["1 = 1"], []
     if where.source:
         clauses.append("p.source = ?")
@@ -811,7 +830,7 @@ def filter_sql(where: PostingFilter) -> tuple[str, list]:
         if place.remote_only:
             clauses.append("p.remote = 1")
         if place.countries or place.region or place.city:
-            inside, inside_params = _inside_sql(place)
+            inside, inside_params = _inside_sql(place, dialect)
             countries = sorted(place.countries)
             covers = " OR ".join(["p.remote_scope = ?"] + ["p.remote_scope LIKE ?"] * len(countries))
             clauses.append(f"(CASE WHEN p.remote = 1 THEN ({inside}) OR ({covers}) ELSE ({inside}) END)")
@@ -819,15 +838,15 @@ def filter_sql(where: PostingFilter) -> tuple[str, list]:
     return " AND ".join(clauses), params
 
 
-def _inside_sql(place: Place) -> tuple[str, list]:
+def _inside_sql(place: Place, dialect: Dialect = SQLITE) -> tuple[str, list]:
     """The place test on a posting's first place, or on any other it has (posting_places)."""
-    first, params = _place_test(place, "p")
-    more, more_params = _place_test(place, "pp")
+    first, params = _place_test(place, "p", dialect)
+    more, more_params = _place_test(place, "pp", dialect)
     return (f"({first}) OR (p.more_places > 0 AND EXISTS (SELECT 1 FROM posting_places pp "
             f"WHERE pp.posting_id = p.id AND {more}))"), params + more_params
 
 
-def _place_test(place: Place, table: str) -> tuple[str, list]:
+def _place_test(place: Place, table: str, dialect: Dialect = SQLITE) -> tuple[str, list]:
     if place.metro:
         return f"{table}.metro = ?", [place.metro]
     clauses, params = ["1 = 1"], []
@@ -838,7 +857,7 @@ def _place_test(place: Place, table: str) -> tuple[str, list]:
         clauses.append(f"upper({table}.region_code) = ?")
         params.append(place.region)
     if place.city:
-        clauses.append(f"{table}.city = ? COLLATE NOCASE")
+        clauses.append(dialect.same_text.format(column=f"{table}.city", mark="?"))
         params.append(place.city)
     return " AND ".join(clauses), params
 
@@ -948,19 +967,35 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def database_path(text: str, name: str = "--db") -> Path:
-    """The SQLite file a --db value or SKILLPULSE_DB names. A URL is never taken for a file name
-    (it would quietly become a folder named "postgresql:"), and is not echoed: it may hold a password."""
+class DatabaseURL:
+    """A PostgreSQL URL where the CLI would hold a file path. Printing it never shows the password."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def exists(self) -> bool:
+        return True  # the server says otherwise when it opens
+
+    def __str__(self) -> str:
+        from .store.postgres import safe_url
+        return safe_url(self.url)
+
+    __repr__ = __str__
+
+
+def database_path(text: str, name: str = "--db") -> "Path | DatabaseURL":
+    """The database a --db value or SKILLPULSE_DB names: a SQLite file, or a PostgreSQL URL. Any
+    other URL is never taken for a file name (it would quietly become a folder named "https:"),
+    and is not echoed: it may hold a password."""
     if _URL.match(text.strip()):
         scheme = text.strip().split(":", 1)[0].lower()
         if scheme in ("postgresql", "postgres"):
-            raise StoreOpenError(f"{name} is a PostgreSQL URL, and this version of skillpulse stores "
-                                 f"only in SQLite: give the path of a SQLite file")
-        raise StoreOpenError(f"{name} is a {scheme}:// URL, not the path of a SQLite file")
+            return DatabaseURL(text.strip())
+        raise StoreOpenError(f"{name} is a {scheme}:// URL, not a SQLite file path or a postgresql:// URL")
     return Path(text).expanduser()
 
 
-def default_db_path(env) -> Path:
+def default_db_path(env) -> "Path | DatabaseURL":
     """$SKILLPULSE_DB, else backend/data/skillpulse.db in a source checkout, else a per-user file."""
     if env.get("SKILLPULSE_DB"):
         return database_path(env["SKILLPULSE_DB"], "SKILLPULSE_DB")

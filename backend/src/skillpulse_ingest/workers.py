@@ -18,7 +18,7 @@ from typing import Callable, Iterator, NamedTuple, Sequence
 from .models import IngestionQuery, JobPosting
 from .role_match import classify, matches_query
 from .skills import extract_skills
-from .storage_sqlite import SQLiteStore
+from .store import Store, open_store
 from .text import to_plain_text
 
 log = logging.getLogger(__name__)
@@ -221,7 +221,7 @@ _COMMIT = object()
 class _Call(NamedTuple):
     """A store call the writer makes in its thread, in order with the pages (a board's bookkeeping)."""
 
-    function: Callable[[SQLiteStore], None]
+    function: Callable[[Store], None]
 
 
 class PageWriter:
@@ -246,7 +246,7 @@ class PageWriter:
         self.check()
         self._inbox.put((new, seen, ids))
 
-    def call(self, function: Callable[[SQLiteStore], None]) -> None:
+    def call(self, function: Callable[[Store], None]) -> None:
         """Queue a store call, made in the same transaction as the pages saved before it."""
         self.check()
         self._inbox.put(_Call(function))
@@ -277,7 +277,7 @@ class PageWriter:
         started = 0.0
         dirty = False  # a page or a call made since the last commit
         try:
-            store = SQLiteStore.open(self.path)
+            store = open_store(self.path)
         except BaseException as exc:  # handed to the caller by check()
             self.error = exc
         while True:
