@@ -1,3 +1,4 @@
+import itertools
 import os
 import sqlite3
 import subprocess
@@ -23,6 +24,49 @@ def api():
 @pytest.fixture
 def db(tmp_path) -> Path:
     return tmp_path / "skillpulse.db"
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the session, from the binaries on the machine. Without them (or
+    without psycopg) the PostgreSQL tests skip and say why; SKILLPULSE_REQUIRE_POSTGRES=1 (CI)
+    makes that a failure."""
+    import pgserver
+
+    reason = None
+    binaries = pgserver.find_binaries()
+    if binaries is None:
+        reason = "no PostgreSQL server binaries (initdb, postgres) on this machine"
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        reason = 'psycopg is not installed: python -m pip install -e "backend[test,postgres]"'
+    if reason:
+        if os.environ.get("SKILLPULSE_REQUIRE_POSTGRES"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = pgserver.PostgresServer(binaries).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_DATABASES = itertools.count()
+
+
+@pytest.fixture
+def pg_url(postgres_server) -> str:
+    """A new, empty database on the session's server."""
+    return postgres_server.create_database(f"test_{os.getpid()}_{next(_DATABASES)}")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def target(request, tmp_path):
+    """Where a store test keeps its data: a SQLite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "store.db"
+    return request.getfixturevalue("pg_url")
 
 
 def clean_env(**extra) -> dict:

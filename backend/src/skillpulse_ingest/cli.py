@@ -150,7 +150,8 @@ def _non_negative_int(text: str) -> int:
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="PATH",
-                        help="SQLite file (default: $SKILLPULSE_DB, else backend/data/skillpulse.db)")
+                        help="SQLite file or postgresql:// URL (default: $SKILLPULSE_DB, else "
+                             "backend/data/skillpulse.db)")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more logging on stderr (-vv also shows HTTP details)")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="only errors on stderr")
@@ -242,6 +243,22 @@ def build_parser(prog: str = "skillpulse") -> argparse.ArgumentParser:
                                              "the size of the database; no ingest may run meanwhile.")
     _add_common(vacuum)
     vacuum.set_defaults(handler=cmd_vacuum)
+    db_commands = commands.add_parser(
+        "db", help="whole-database operations: copy between SQLite and PostgreSQL",
+        description="Whole-database operations.").add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    copy = db_commands.add_parser(
+        "copy", help="copy a whole database (SQLite file or PostgreSQL URL) into another",
+        description="Copy every posting, skill, place, run, marker and board from one database into another "
+                    "(a SQLite file or a postgresql:// URL, either way). Rows already in the destination are "
+                    "skipped, so an interrupted copy resumes when run again; at the end the row counts of "
+                    "every table are compared. Example: skillpulse db copy --from skillpulse.db "
+                    "--to postgresql://me@db.example.com/skillpulse")
+    copy.add_argument("--from", dest="source", required=True, metavar="DB", help="the database to copy")
+    copy.add_argument("--to", dest="dest", required=True, metavar="DB",
+                      help="the database to copy into (created if it is a new SQLite file)")
+    copy.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr")
+    copy.add_argument("-q", "--quiet", action="count", default=0, help="only errors on stderr")
+    copy.set_defaults(handler=cmd_db_copy)
     add_boards_arguments(commands.add_parser(
         "boards", help="the company job boards to fetch: add, list, remove, discover",
         description="The registry of company job boards (Greenhouse, Lever, Ashby, SmartRecruiters) that "
@@ -790,6 +807,29 @@ def cmd_vacuum(args) -> int:
     with open_store(_existing_db(args)) as store:
         before, after = store.vacuum()
     log.info("vacuumed %s: %.1f MB -> %.1f MB", store.path, before / 2**20, after / 2**20)
+    return EXIT_OK
+
+
+def cmd_db_copy(args) -> int:
+    from .store import copy_store
+
+    source = database_path(args.source, "--from")
+    dest = database_path(args.dest, "--to")
+    if not source.exists():
+        raise StoreOpenError(f"no database at {source}")
+    if str(source) == str(dest):
+        raise ConfigError("--from and --to name the same database")
+    show = _progress_line(args)
+    with open_store(source, readonly=True) as reader, open_store(dest) as writer:
+        report = copy_store(reader, writer, lambda table, n: show(f"copying {table}: {n:,} rows"))
+    _end_progress(args)
+    if not args.quiet:
+        print(output.table(report, ("table", "source", "copied", "destination")))
+    short = [row["table"] for row in report if row["destination"] < row["source"]]
+    if short:
+        log.error("%s has fewer rows than %s in %s; run the copy again to finish it", dest, source, ", ".join(short))
+        return EXIT_FAILED
+    log.info("copied %s to %s: every table has all its rows", source, dest)
     return EXIT_OK
 
 

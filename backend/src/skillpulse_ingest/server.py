@@ -28,7 +28,8 @@ from . import __version__
 from .insights import MAX_TOP, SCHEMA_VERSION, check_filters, locations, skill_insights
 from .models import QueryError
 from .storage_sqlite import SCHEMA_VERSION as DB_SCHEMA_VERSION
-from .storage_sqlite import StoreError
+from .storage_sqlite import DatabaseURL, StoreError
+from .store.postgres import ReaderPool
 from .store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,9 @@ class ApiError(Exception):
 class SkillPulseAPI:
     """The routes, independent of the HTTP server: path and query in, (status, JSON body) out."""
 
-    def __init__(self, db: Path):
-        self.db = Path(db)
+    def __init__(self, db):
+        self.db = db
+        self.readers = None  # PostgreSQL: a bounded pool of read-only connections, made on start
         self.routes: dict[str, Callable[[dict], dict]] = {
             "/api/skills": self.skills, "/api/locations": self.locations,
             "/api/health": self.health, "/openapi.json": lambda params: openapi_document(),
@@ -81,6 +83,8 @@ class SkillPulseAPI:
             return 500, ApiError(500, "internal error; the server log says more").body()
 
     def _store(self) -> Store:
+        if self.readers is not None:
+            return self.readers.store()
         return open_store(self.db, readonly=True, deadline_s=QUERY_DEADLINE_S)
 
     def skills(self, params: dict) -> dict:
@@ -275,6 +279,11 @@ class ApiServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.queries = threading.BoundedSemaphore(MAX_QUERIES)
         super().__init__(address, None)
 
+    def server_close(self) -> None:
+        super().server_close()
+        if self.api.readers is not None:
+            self.api.readers.close()
+
     def process_request(self, request, client_address):
         if not self.connections.acquire(blocking=False):
             with contextlib.suppress(OSError):
@@ -445,5 +454,9 @@ def _header_safe(value: str) -> str:
 def make_server(db: Path, host: str = "127.0.0.1", port: int = 8000,
                 origins: tuple[str, ...] = DEFAULT_ORIGINS) -> ApiServer:
     """The API's HTTP server. Checks the database first (StoreOpenError if unusable)."""
-    open_store(db, readonly=True).close()
-    return ApiServer((host, port), SkillPulseAPI(db), frozenset(o.rstrip("/") for o in origins))
+    api = SkillPulseAPI(db)
+    if isinstance(db, DatabaseURL):
+        api.readers = ReaderPool(db.url, MAX_QUERIES, QUERY_DEADLINE_S)
+    else:
+        open_store(db, readonly=True).close()
+    return ApiServer((host, port), api, frozenset(o.rstrip("/") for o in origins))

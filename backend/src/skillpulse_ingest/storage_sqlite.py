@@ -176,6 +176,20 @@ POSTING_COLUMNS = ("id", "source", "source_id", "url", "title", "company", "loca
                    "latitude", "longitude", "metro")
 
 
+COPY_TABLES: dict[str, tuple[str, ...]] = {
+    "postings": POSTING_COLUMNS + ("closed_at",),
+    "posting_skills": ("posting_id", "skill"),
+    "posting_places": ("posting_id", "country_code", "region_code", "city", "metro"),
+    "ingest_runs": ("id", "started_at", "finished_at", "source", "query_json", "fetched", "invalid", "matched",
+                    "inserted", "skipped", "status", "error", "stopped_by", "pid", "host", "note"),
+    "sync_state": ("source", "query_key", "marker", "last_request_at"),
+    "boards": ("id", "ats", "token", "host", "company", "status", "open_jobs", "added_at", "last_fetched_at",
+               "last_error", "misses", "etag", "last_modified", "body_hash", "validators_query"),
+}
+COPY_KEYS = {"postings": ("id",), "posting_skills": ("posting_id", "skill"), "ingest_runs": ("id",),
+             "sync_state": ("source", "query_key"), "boards": ("id",)}  # posting_places: by its posting
+
+
 _INSERT_POSTING = (f"INSERT OR IGNORE INTO postings ({','.join(POSTING_COLUMNS)}) "
                    f"VALUES ({','.join('?' * len(POSTING_COLUMNS))})")
 
@@ -725,6 +739,33 @@ class SQLiteStore:
             raise StoreError(f"could not vacuum {self.path}: {_why(exc)} (it needs free disk space about "
                              f"the size of the database, and no other run writing it)") from None
         return before, file_size(self.path)
+
+    # ---- whole-database copy --------------------------------------------------------------
+
+    def table_counts(self) -> dict[str, int]:
+        return {table: self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in COPY_TABLES}
+
+    def export_rows(self, table: str, batch: int = 5000) -> Iterator[list[tuple]]:
+        """A table's rows (COPY_TABLES columns) in storage order, in batches."""
+        order = "posting_id, skill" if table == "posting_skills" else "rowid"  # WITHOUT ROWID: its key
+        cursor = self.conn.execute(f"SELECT {','.join(COPY_TABLES[table])} FROM {table} ORDER BY {order}")
+        while rows := cursor.fetchmany(batch):
+            yield rows
+
+    def import_rows(self, table: str, rows: Sequence[tuple]) -> int:
+        """Rows from another store's export_rows; ones already here are skipped, so a copy resumes."""
+        columns = COPY_TABLES[table]
+        with self.transaction():
+            if table == "posting_places":  # no key of its own: a posting's places come whole, once
+                ids = sorted({row[0] for row in rows})
+                have = {r[0] for chunk in _chunks(ids, 500) for r in self.conn.execute(
+                    f"SELECT DISTINCT posting_id FROM posting_places WHERE posting_id IN ({','.join('?' * len(chunk))})",
+                    chunk)}
+                rows = [row for row in rows if row[0] not in have]
+            verb = "INSERT" if table == "posting_places" else "INSERT OR IGNORE"
+            cursor = self.conn.executemany(f"{verb} INTO {table} ({','.join(columns)}) "
+                                           f"VALUES ({','.join('?' * len(columns))})", rows)
+        return max(cursor.rowcount, 0) if rows else 0
 
     def size_bytes(self) -> int:
         """The database's size on disk, its write-ahead log included."""

@@ -21,6 +21,8 @@ from ..gazetteer import metro_of
 from ..models import JobPosting
 from ..places import Place, place_label
 from ..storage_sqlite import (
+    COPY_KEYS,
+    COPY_TABLES,
     MISSES_BEFORE_SKIPPING,
     POSTING_COLUMNS,
     Dialect,
@@ -126,11 +128,12 @@ def _clean(value):
 class PostgresStore:
     """One PostgreSQL database. Open with `PostgresStore.open(url)`; use as a context manager."""
 
-    def __init__(self, conn, url: str, readonly: bool):
+    def __init__(self, conn, url: str, readonly: bool, release=None):
         self.conn = conn
         self.url = url
         self.readonly = readonly
         self._depth = 0
+        self._release = release  # gives a pooled connection back instead of closing it
 
     @property
     def location(self) -> str:
@@ -141,10 +144,8 @@ class PostgresStore:
     @classmethod
     def open(cls, url: str, *, readonly: bool = False, deadline_s: float | None = None) -> "PostgresStore":
         psycopg = _driver()
-        options = f"-c statement_timeout={int(deadline_s * 1000)}" if deadline_s else None
         try:
-            conn = psycopg.connect(url, autocommit=True, connect_timeout=10, options=options,
-                                   application_name="skillpulse")
+            conn = psycopg.connect(url, **_connect_args(readonly, deadline_s))
         except psycopg.OperationalError as exc:
             raise StoreOpenError(f"cannot open PostgreSQL database {safe_url(url)}: {_why(exc)}") from None
         store = cls(conn, url, readonly)
@@ -156,8 +157,6 @@ class PostgresStore:
         except StoreError:
             conn.close()
             raise
-        if readonly:
-            conn.read_only = True
         return store
 
     def _prepare(self) -> None:
@@ -199,11 +198,15 @@ class PostgresStore:
         if self._depth == 0 and not self.conn.info.transaction_status:
             self.conn.execute("BEGIN")
         self._depth += 1
+        psycopg = _driver()
         try:
             yield self.conn
-        except BaseException:
+        except BaseException as exc:
             self._depth = 0
-            self.conn.execute("ROLLBACK")
+            if not self.conn.closed:
+                self.conn.execute("ROLLBACK")
+            if isinstance(exc, psycopg.Error):  # callers see StoreError, never psycopg's
+                raise StoreError(f"database error in {self.location}: {_why(exc)}") from None
             raise
         self._depth -= 1
         if self._depth == 0 and commit:
@@ -218,7 +221,11 @@ class PostgresStore:
             self.conn.execute("COMMIT")
 
     def close(self) -> None:
-        self.conn.close()
+        if self._release is not None:
+            release, self._release = self._release, None
+            release(self.conn)
+        elif not self.conn.closed:
+            self.conn.close()
 
     def __enter__(self) -> "PostgresStore":
         return self
@@ -345,6 +352,40 @@ class PostgresStore:
                 "UPDATE postings SET duplicate = 0 WHERE seq IN (SELECT min(seq) FROM postings "
                 "WHERE job_key = ANY(%s) GROUP BY job_key HAVING min(duplicate) = 1)", (keys,))
         return len(gone)
+
+    # ---- whole-database copy --------------------------------------------------------------
+
+    def table_counts(self) -> dict[str, int]:
+        return {table: self._all(f"SELECT count(*) FROM {table}")[0][0] for table in COPY_TABLES}
+
+    def export_rows(self, table: str, batch: int = 5000) -> Iterator[list[tuple]]:
+        order = {"postings": "seq", "posting_places": "posting_id"}.get(table, ", ".join(COPY_KEYS.get(table, ())))
+        with self.conn.transaction():  # a named (server-side) cursor streams without loading the table
+            with self.conn.cursor(name=f"export_{table}") as cursor:
+                cursor.execute(f"SELECT {','.join(COPY_TABLES[table])} FROM {table} ORDER BY {order}")
+                while rows := cursor.fetchmany(batch):
+                    yield [tuple(row) for row in rows]
+
+    def import_rows(self, table: str, rows: Sequence[tuple]) -> int:
+        columns = COPY_TABLES[table]
+        rows = [tuple(_clean(v) for v in row) for row in rows]
+        with self.transaction():
+            if table == "posting_places":
+                have = {r[0] for r in self._all("SELECT DISTINCT posting_id FROM posting_places WHERE posting_id = ANY(%s)",
+                                                (sorted({row[0] for row in rows}),))}
+                rows = [row for row in rows if row[0] not in have]
+                conflict = ""
+            else:
+                conflict = f" ON CONFLICT ({', '.join(COPY_KEYS[table])}) DO NOTHING"
+            overriding = " OVERRIDING SYSTEM VALUE" if table in ("ingest_runs", "boards") else ""
+            with self.conn.cursor() as cursor:
+                cursor.executemany(f"INSERT INTO {table} ({','.join(columns)}){overriding} "
+                                   f"VALUES ({','.join(['%s'] * len(columns))}){conflict}", rows)
+                inserted = max(cursor.rowcount, 0) if rows else 0
+            if overriding:  # new rows made here must not reuse a copied id
+                self.conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                  f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)")
+        return inserted
 
     def size_bytes(self) -> int:
         return self._all("SELECT pg_database_size(current_database())")[0][0]
@@ -573,6 +614,44 @@ class PostgresStore:
                 return
             last = rows[-1][0]
             yield [(r[1], r[2], r[3] or "") for r in rows]
+
+
+def _connect_args(readonly: bool, deadline_s: float | None) -> dict:
+    """Autocommit (transactions are explicit); a reader's transactions are read-only on the server,
+    and every statement of a bounded reader stops at its deadline."""
+    options = []
+    if readonly:
+        options.append("-c default_transaction_read_only=on")
+    if deadline_s:
+        options.append(f"-c statement_timeout={int(deadline_s * 1000)}")
+    return {"autocommit": True, "connect_timeout": 10, "application_name": "skillpulse",
+            "options": " ".join(options) or None}
+
+
+class ReaderPool:
+    """A bounded pool of read-only connections, for `serve`: many requests, a few connections."""
+
+    def __init__(self, url: str, size: int, deadline_s: float):
+        _driver()
+        try:
+            from psycopg_pool import ConnectionPool
+        except ImportError:
+            raise StoreOpenError('serving PostgreSQL needs the optional extra: python -m pip install '
+                                 '"skillpulse-ingest[postgres]"') from None
+        PostgresStore.open(url, readonly=True).close()  # the schema is there and not too new
+        self.url = url
+        self.pool = ConnectionPool(url, min_size=1, max_size=size, kwargs=_connect_args(True, deadline_s),
+                                   open=True, name="skillpulse-serve")
+
+    def store(self) -> PostgresStore:
+        try:
+            conn = self.pool.getconn(timeout=10)
+        except Exception as exc:  # psycopg_pool.PoolTimeout, or the server went away
+            raise StoreError(f"no database connection: {_why(exc)}") from None
+        return PostgresStore(conn, self.url, True, release=self.pool.putconn)
+
+    def close(self) -> None:
+        self.pool.close()
 
 
 def _why(exc) -> str:
