@@ -195,3 +195,12 @@ def test_an_error_rolls_back_every_page_of_the_open_transaction(target):
         with pytest.raises(StoreError, match="disk full"):
             store.save_page([posting(2, skills=("go",))], commit=False)
         assert not store.in_transaction and store.count_postings() == 0
+
+
+def test_hostile_text_is_stored_on_both_engines(target):
+    """PostgreSQL text cannot hold NUL, which real descriptions carry; the row is stored without it."""
+    nul = posting(1, title="Dev\x00eloper", description_raw="<p>a\x00b</p>", company="Acme\x00")
+    with open_store(target) as store:
+        assert store.save_page([nul]) == (1, 0, 0)
+        stored = store.posting(nul.id)
+        assert stored["title"].replace("\x00", "") == "Developer" and store.count_postings() == 1

@@ -58,12 +58,13 @@ def test_unusable_db_paths_are_exit_2(api, tmp_path):
 
 
 def test_a_database_url_is_never_taken_for_a_file_name(api, tmp_path):
-    url = "postgresql://team:s3cret-pw@db.example.com:5432/skillpulse"
+    url = "postgresql://team:s3cret-pw@db.invalid:5432/skillpulse"  # .invalid never resolves
     for args, env in ((["--db", url], {}), ([], {"SKILLPULSE_DB": url})):
         for command in (["ingest", "--source", "remotive"], ["insights"], ["status"]):
             result = run_cli(*command, *args, env={**api.env(), **env, "HOME": str(tmp_path)})
             assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
-            assert "PostgreSQL URL" in result.stderr and "s3cret" not in result.stderr + result.stdout
+            assert "cannot open PostgreSQL database postgresql://team@db.invalid:5432/skillpulse" in result.stderr
+            assert "s3cret" not in result.stderr + result.stdout
     other = run_cli("insights", "--db", "https://example.com/x.db")
     assert other.returncode == 2 and "https:// URL" in other.stderr
     assert not list(tmp_path.iterdir()) and not api.requests  # nothing created, no request
