@@ -29,6 +29,17 @@ def find_binaries() -> Path | None:
     return None
 
 
+def _server_user() -> str:
+    """Who runs the server when the tests run as root (PostgreSQL refuses root): Debian's
+    `postgres`, else `nobody`."""
+    import pwd
+    try:
+        pwd.getpwnam("postgres")
+        return "postgres"
+    except KeyError:
+        return "nobody"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -43,14 +54,15 @@ class PostgresServer:
         self.port = _free_port()
         self.user = "skillpulse"
         self.process: subprocess.Popen | None = None
-        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+        self.as_user = ["runuser", "-u", _server_user(), "--"] if as_root else []
 
     def _run(self, *command: str) -> None:
         subprocess.run([*self.as_user, *command], check=True, capture_output=True, timeout=120)
 
     def start(self) -> "PostgresServer":
         if self.as_user:
-            shutil.chown(self.root, "postgres")
+            shutil.chown(self.root, _server_user())
         self._run(str(self.binaries / "initdb"), "-D", str(self.data), "-U", self.user, "-A", "trust",
                   "-E", "UTF8", "--no-instructions")
         log = open(self.root / "server.log", "wb")

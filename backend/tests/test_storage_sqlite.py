@@ -36,20 +36,8 @@ def test_new_database_gets_large_pages_and_an_old_one_keeps_its_own(tmp_path):
         assert store.upsert_many([posting(1, skills=("python",))]) == (1, 0)
 
 
-def test_upsert_many_inserts_once_and_skips_after(db):
-    with SQLiteStore.open(db) as store:
-        assert store.upsert_many([posting(1, skills=("python", "sql")), posting(2)]) == (2, 0)
-        assert store.upsert_many([posting(1), posting(3)]) == (1, 1)
-        assert store.count_postings() == 3
-        skills = store.conn.execute("SELECT skill FROM posting_skills ORDER BY skill").fetchall()
-        assert skills == [("python",), ("sql",)]
 
 
-def test_known_matches_on_source_id_when_the_url_changed(db):
-    with SQLiteStore.open(db) as store:
-        store.upsert_many([posting(1)])
-        moved = posting(1, url="https://boards.greenhouse.io/x/1")
-        assert store.known([moved]) == {moved.id: (posting(1).id, "backend", "entry", False)}
 
 
 def test_a_posting_seen_again_under_a_new_url_moves_its_last_seen(db):
@@ -60,13 +48,6 @@ def test_a_posting_seen_again_under_a_new_url_moves_its_last_seen(db):
         assert store.conn.execute("SELECT last_seen_at > '2000' FROM postings").fetchone() == (1,)
 
 
-def test_skipped_postings_only_move_last_seen(db):
-    with SQLiteStore.open(db) as store:
-        store.upsert_many([posting(1)])
-        store.conn.execute("UPDATE postings SET last_seen_at = '2000-01-01T00:00:00Z'")
-        store.upsert_many([posting(1, title="changed")])
-        title, retrieved, seen = store.conn.execute("SELECT title, retrieved_at, last_seen_at FROM postings").fetchone()
-        assert title == "Job 1" and seen > "2000" and seen >= retrieved
 
 
 def test_not_sqlite_file_is_refused_untouched(tmp_path):
@@ -103,41 +84,11 @@ def test_folder_as_path_is_refused(tmp_path):
         SQLiteStore.open(tmp_path)
 
 
-def test_runs_are_recorded(db):
-    with SQLiteStore.open(db) as store:
-        run = store.start_run("remotive", {"role": "backend"})
-        store.finish_run(run, dict(fetched=3, invalid=1, matched=2, inserted=2, skipped=0), "ok")
-        [row] = store.runs()
-    assert row["status"] == "ok" and row["fetched"] == 3 and row["finished_at"] >= row["started_at"]
 
 
 def test_default_db_path():
     assert str(default_db_path({"SKILLPULSE_DB": "/x/y.db"})) == "/x/y.db"
     assert default_db_path({}).parts[-3:] == ("backend", "data", "skillpulse.db")
-
-
-PLACES = [
-    dict(country_code="US", region_code="TX", city="Dallas", remote=False),
-    dict(country_code="US", region_code="OR", city="Dallas", remote=False),
-    dict(country_code="US", region_code="TX", city="Austin", remote=None),
-    dict(country_code="DE", region_code=None, city="Berlin", remote=False),
-    dict(remote=True, remote_scope=",US,"),
-    dict(remote=True, remote_scope="*"),
-    dict(remote=True, remote_scope=",DE,FR,"),
-    dict(remote=True, remote_scope=None),
-    dict(country_code="US", region_code="TX", city="Dallas", remote=True, remote_scope=",US,"),
-]
-
-
-@pytest.mark.parametrize("location", [None, "Dallas, TX", "Dallas", "Texas", "United States", "Europe",
-                                      "Germany", "Remote", "Remote (USA)"])
-@pytest.mark.parametrize("remote", ["include", "exclude", "only"])
-def test_sql_location_filter_agrees_with_matches_location(db, location, remote):
-    postings = [posting(i, **kw) for i, kw in enumerate(PLACES)]
-    with SQLiteStore.open(db) as store:
-        store.upsert_many(postings)
-        got = {r["id"] for r in store.postings(PostingFilter(place=parse_place(location), remote=remote))}
-    assert got == {p.id for p in postings if matches_location(p, location, remote)}
 
 
 def test_version_1_database_is_migrated_forward_with_skills_backfilled(db):
@@ -161,42 +112,12 @@ def test_version_1_database_is_migrated_forward_with_skills_backfilled(db):
         assert store.facts(PostingFilter())[0][2] == "python,sql"
 
 
-def test_skills_column_matches_posting_skills(db):
-    with SQLiteStore.open(db) as store:
-        store.upsert_many([posting(1, skills=("sql", "python")), posting(2)])
-        store.replace_skills({posting(2).id: ["go", "aws"]})
-        rows = dict(store.conn.execute("SELECT source_id, skills FROM postings").fetchall())
-    assert rows == {"1": "python,sql", "2": "aws,go"}
 
 
-def test_pages_saved_without_commit_are_invisible_until_committed_together(db):
-    with SQLiteStore.open(db) as store, SQLiteStore.open(db) as other:
-        store.save_page([posting(1, skills=("sql",))], commit=False)
-        store.save_page([posting(2)], commit=False)
-        assert store.count_postings() == 2 and other.count_postings() == 0
-        store.commit()
-        assert other.count_postings() == 2 and not store.in_transaction
-        store.commit()  # nothing open: a no-op
 
 
-def test_a_run_row_joins_and_commits_the_open_pages(db):
-    with SQLiteStore.open(db) as store, SQLiteStore.open(db) as other:
-        run_id = store.start_run("remotive", {})
-        store.save_page([posting(1)], commit=False)
-        store.finish_run(run_id, {"fetched": 1, "invalid": 0, "matched": 1, "inserted": 1, "skipped": 0}, "ok")
-        assert other.count_postings() == 1 and other.runs()[0]["status"] == "ok"
 
 
-def test_an_error_rolls_back_every_page_of_the_open_transaction(db):
-    from skillpulse_ingest.storage_sqlite import StoreError
-
-    with SQLiteStore.open(db) as store:
-        store.save_page([posting(1)], commit=False)
-        store.conn.execute("CREATE TEMP TRIGGER boom BEFORE INSERT ON posting_skills "
-                           "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
-        with pytest.raises(StoreError, match="disk full"):
-            store.save_page([posting(2, skills=("go",))], commit=False)
-        assert not store.in_transaction and store.count_postings() == 0
 
 
 def test_a_full_database_is_one_store_error_and_keeps_what_was_committed(db):
@@ -212,12 +133,6 @@ def test_a_full_database_is_one_store_error_and_keeps_what_was_committed(db):
         assert store.upsert_many(big) == (38, 0)
 
 
-def test_a_database_error_inside_a_with_block_is_a_store_error(db):
-    with SQLiteStore.open(db) as store:
-        store.upsert_many([posting(1)])
-    with pytest.raises(StoreError, match="no such table"):
-        with SQLiteStore.open(db, readonly=True) as store:
-            store.conn.execute("SELECT * FROM no_such_table")
 
 
 def test_a_job_stored_from_two_sources_is_counted_once_and_kept_twice(tmp_path):

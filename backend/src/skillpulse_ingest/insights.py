@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from . import gazetteer
@@ -12,6 +11,7 @@ from .places import Place, parse_place, place_label
 from .skills import catalog
 from .storage_sqlite import PostingFilter
 from .store import Store
+from .store.base import Tally
 
 SCHEMA_VERSION = "1.1.0"  # 1.1.0: totals.local_postings_count and remote_postings_count
 MAX_TOP = 100
@@ -68,7 +68,7 @@ def skill_insights(store: Store, *, location: str | None = None, role: str = "an
     place = parse_place(location)
     where = PostingFilter(role=role, level=level, place=place, remote=remote, days=days,
                           today=today or now.date(), tech_only=True)
-    tally = _tally(store.facts(where))
+    tally = store.tally(where)
     count = tally.postings
     if count == tally.remote:  # nothing stored there: is it a place at all? (a rare, slower check)
         check_known(store, place)
@@ -83,7 +83,7 @@ def skill_insights(store: Store, *, location: str | None = None, role: str = "an
         "window": {"days": days, "from": start, "to": end},
         "filters": {"location": location.strip() if location and location.strip() else None,
                     "role": role, "level": level, "remote": remote},
-        "totals": {"postings_count": count, "unique_companies_count": len(tally.companies),
+        "totals": {"postings_count": count, "unique_companies_count": tally.companies,
                    "postings_with_skills": tally.with_skills, "local_postings_count": count - tally.remote,
                    "remote_postings_count": tally.remote},
         "skills": [{"id": sid, "name": skills[sid].name if sid in skills else sid,
@@ -99,31 +99,6 @@ def _display_name(skill_id: str, skills: dict) -> str:
     return (skills[skill_id].name if skill_id in skills else skill_id).casefold()
 
 
-@dataclass
-class _Tally:
-    postings: int = 0
-    with_skills: int = 0
-    companies: set = field(default_factory=set)
-    skills: Counter = field(default_factory=Counter)
-    sources: Counter = field(default_factory=Counter)
-    us_only: bool = True
-    remote: int = 0           # remote jobs (open to the place, when there is one)
-
-
-def _tally(facts: list[tuple]) -> _Tally:
-    """Counts over (source, company, skills, country, scope) rows; the work is done by C-level built-ins."""
-    tally = _Tally(postings=len(facts))
-    tally.sources.update(row[0] for row in facts)
-    tally.companies = {row[1].casefold() for row in facts if row[1]}
-    skill_lists = [row[2] for row in facts if row[2]]
-    tally.with_skills = len(skill_lists)
-    if skill_lists:
-        tally.skills.update(",".join(skill_lists).split(","))
-    tally.us_only = all(row[3] == "US" or (row[3] is None and row[4] == ",US,") for row in facts)
-    tally.remote = sum(1 for row in facts if row[5] == 1)
-    return tally
-
-
 def title(role: str, level: str, remote: str, place_phrase: str) -> str:
     """Natural English from the filters: "Top skills for entry-level backend jobs in Dallas, TX"."""
     words = ["remote"] if remote == "only" else []
@@ -134,7 +109,7 @@ def title(role: str, level: str, remote: str, place_phrase: str) -> str:
     return " ".join(w for w in ["Top skills for", *words, noun] if w) + place_phrase
 
 
-def subtitle(tally: _Tally, days: int, where: str | None) -> str:
+def subtitle(tally: Tally, days: int, where: str | None) -> str:
     """How many postings are based in the place and how many are remote jobs open to it, in words
     read once ("Posted in the last 30 days: 1 based in Dallas, TX, 33 remote jobs open to it"). The
     frontend shows the counts of postings and companies in a line of its own; this does not repeat them."""
@@ -162,7 +137,7 @@ def _where_phrase(place) -> str | None:
     return None
 
 
-def _place_phrase(place, tally: _Tally) -> str:
+def _place_phrase(place, tally: Tally) -> str:
     if place is not None and (place.countries or place.region or place.city):
         return " in the United States" if place.label == "United States" else f" in {place.label}"
     if place is not None and place.remote_only:

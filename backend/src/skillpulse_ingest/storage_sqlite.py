@@ -639,6 +639,11 @@ class SQLiteStore:
         return self.conn.execute(f"SELECT source, company, skills, country_code, remote_scope, remote FROM postings p "
                                  f"INDEXED BY postings_insights WHERE {clause}", params).fetchall()
 
+    def tally(self, where: PostingFilter):
+        """The counts of an insights answer, from the covering index's rows."""
+        from .store.base import tally_of
+        return tally_of(self.facts(where))
+
     def summary(self, where: PostingFilter) -> dict:
         """Totals, date range and counts by source, role, level and day: each one indexed query."""
         clause, params = filter_sql(where)

@@ -7,11 +7,41 @@ and never learn which engine it is.
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Protocol, Sequence
 
 from ..boards import BoardSpec
 from ..models import JobPosting
 from ..places import Place
+
+
+@dataclass
+class Tally:
+    """What an insights answer counts over the matching postings."""
+
+    postings: int = 0
+    with_skills: int = 0
+    companies: int = 0        # distinct companies, case-blind
+    skills: Counter = field(default_factory=Counter)
+    sources: Counter = field(default_factory=Counter)
+    us_only: bool = True      # every posting is in (or, remote, open only to) the United States
+    remote: int = 0           # remote jobs (open to the place, when there is one)
+
+
+def tally_of(facts: list[tuple]) -> Tally:
+    """A Tally from (source, company, skills, country, scope, remote) rows; the work is done by
+    C-level built-ins."""
+    tally = Tally(postings=len(facts))
+    tally.sources.update(row[0] for row in facts)
+    tally.companies = len({row[1].casefold() for row in facts if row[1]})
+    skill_lists = [row[2] for row in facts if row[2]]
+    tally.with_skills = len(skill_lists)
+    if skill_lists:
+        tally.skills.update(",".join(skill_lists).split(","))
+    tally.us_only = all(row[3] == "US" or (row[3] is None and row[4] == ",US,") for row in facts)
+    tally.remote = sum(1 for row in facts if row[5] == 1)
+    return tally
 
 
 class Store(Protocol):
@@ -70,6 +100,7 @@ class Store(Protocol):
     # reads
     def postings(self, where, limit: int | None = None, columns: Sequence[str] = ...) -> Iterator[dict]: ...
     def facts(self, where) -> list[tuple]: ...
+    def tally(self, where) -> Tally: ...
     def summary(self, where) -> dict: ...
     def knows_city(self, place: Place) -> bool: ...
     def place_labels(self, where, min_postings: int = 1) -> list[str]: ...
