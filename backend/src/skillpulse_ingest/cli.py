@@ -179,7 +179,7 @@ def _add_filters(parser: argparse.ArgumentParser, *, days_default: int | None) -
 
 def build_parser(prog: str = "skillpulse") -> argparse.ArgumentParser:
     parser = _Parser(prog=prog, description="Pull job postings from job APIs, classify them, store them "
-                                            "in SQLite and turn them into skill insights.")
+                                            "in SQLite (or PostgreSQL) and turn them into skill insights.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True

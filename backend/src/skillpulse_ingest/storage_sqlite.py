@@ -1,4 +1,4 @@
-"""SQLiteStore: the only module that writes SQL. Schema, migrations, batched writes, queries."""
+"""SQLiteStore: the SQLite engine of the Store interface (store/base.py). Schema, migrations, batched writes, queries."""
 
 from __future__ import annotations
 
