@@ -49,7 +49,7 @@ MIGRATIONS = {
         id TEXT PRIMARY KEY, source TEXT NOT NULL, source_id TEXT, url TEXT NOT NULL,
         title TEXT NOT NULL, company TEXT, location TEXT, remote SMALLINT, date_posted TEXT,
         role_bucket TEXT NOT NULL, level_bucket TEXT NOT NULL, retrieved_at TEXT NOT NULL,
-        last_seen_at TEXT NOT NULL, description_raw TEXT, raw_json TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL, description_raw TEXT COMPRESSION lz4, raw_json TEXT COMPRESSION lz4 NOT NULL,
         country_code TEXT, region_code TEXT, city TEXT, remote_scope TEXT, discovered_at TEXT,
         skills TEXT NOT NULL DEFAULT '', job_key TEXT, feed TEXT, closed_at TEXT,
         more_places INTEGER NOT NULL DEFAULT 0, duplicate SMALLINT NOT NULL DEFAULT 0,
@@ -64,13 +64,13 @@ MIGRATIONS = {
     CREATE INDEX postings_role_level ON postings (role_bucket, level_bucket, date_posted, duplicate);
     CREATE INDEX postings_metro ON postings (metro, date_posted) WHERE metro IS NOT NULL;
     CREATE TABLE posting_skills (
-        posting_id TEXT NOT NULL REFERENCES postings (id) ON DELETE CASCADE,
+        posting_id TEXT NOT NULL,
         skill TEXT NOT NULL,
         PRIMARY KEY (posting_id, skill)
     );
     CREATE INDEX posting_skills_skill ON posting_skills (skill);
     CREATE TABLE posting_places (
-        posting_id TEXT NOT NULL REFERENCES postings (id) ON DELETE CASCADE,
+        posting_id TEXT NOT NULL,
         country_code TEXT, region_code TEXT, city TEXT, metro TEXT
     );
     CREATE INDEX posting_places_posting ON posting_places (posting_id);
@@ -284,19 +284,7 @@ class PostgresStore:
                 copies.add(p.job_key)
             inserted_ids: set[str] = set()
             if rows:
-                # COPY the page into a staging table, then one INSERT ... ON CONFLICT: the bulk load
-                # PostgreSQL is built for (a row-by-row executemany cost 7x as much).
-                columns = ",".join(POSTING_COLUMNS)
-                self.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS staged_postings ON COMMIT DELETE ROWS "
-                                  f"AS SELECT {columns} FROM postings WITH NO DATA")
-                with self.conn.cursor() as cursor:
-                    with cursor.copy(f"COPY staged_postings ({columns}) FROM STDIN") as copy:
-                        for row in rows:
-                            copy.write_row(row)
-                    cursor.execute(f"INSERT INTO postings ({columns}) SELECT {columns} FROM staged_postings "
-                                   f"ON CONFLICT (id) DO NOTHING RETURNING id")
-                    inserted_ids = {r[0] for r in cursor.fetchall()}
-                self.conn.execute("TRUNCATE staged_postings")
+                inserted_ids = self._copy_postings(rows)
             fresh = [p for p in new if p.id in inserted_ids]
             self._add_skills((p.id, skill) for p in fresh for skill in p.skills)
             self._add_places(p for p in fresh if p.more_places)
@@ -305,12 +293,43 @@ class PostgresStore:
                 self.conn.execute("UPDATE postings SET last_seen_at = %s WHERE id = ANY(%s)", (now, seen))
         return Saved(len(inserted_ids), len(new) - len(inserted_ids), duplicates)
 
+    def _copy_postings(self, rows: list[tuple]) -> set[str]:
+        """Insert a page of posting rows with COPY, the bulk load PostgreSQL is built for; returns
+        the ids inserted. The caller found them unstored, so COPY goes straight into the table; if
+        another process stored one meanwhile, the page goes through a staging table and one
+        INSERT ... ON CONFLICT instead (a row-by-row executemany cost 7x as much)."""
+        psycopg = _driver()
+        columns = ",".join(POSTING_COLUMNS)
+        self.conn.execute("SAVEPOINT page")
+        try:
+            with self.conn.cursor().copy(f"COPY postings ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.errors.UniqueViolation:
+            self.conn.execute("ROLLBACK TO SAVEPOINT page")
+        else:
+            self.conn.execute("RELEASE SAVEPOINT page")
+            return {row[0] for row in rows}
+        self.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS staged_postings ON COMMIT DELETE ROWS "
+                          f"AS SELECT {columns} FROM postings WITH NO DATA")
+        with self.conn.cursor() as cursor:
+            with cursor.copy(f"COPY staged_postings ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(f"INSERT INTO postings ({columns}) SELECT {columns} FROM staged_postings "
+                           f"ON CONFLICT (id) DO NOTHING RETURNING id")
+            inserted = {r[0] for r in cursor.fetchall()}
+        self.conn.execute("TRUNCATE staged_postings")
+        return inserted
+
     def _add_skills(self, pairs: Iterable[tuple[str, str]]) -> None:
-        """posting_skills rows in one statement: two arrays, unnested by the server."""
+        """posting_skills rows, with COPY: they belong to postings this transaction inserted (or
+        whose rows it deleted), so none can be there already."""
         pairs = sorted(pairs)
         if pairs:
-            self.conn.execute("INSERT INTO posting_skills (posting_id, skill) SELECT * FROM unnest(%s::text[], %s::text[]) "
-                              "ON CONFLICT DO NOTHING", ([p[0] for p in pairs], [p[1] for p in pairs]))
+            with self.conn.cursor().copy("COPY posting_skills (posting_id, skill) FROM STDIN") as copy:
+                for pair in pairs:
+                    copy.write_row(pair)
 
     def _add_places(self, postings: Iterable[JobPosting]) -> None:
         rows = [(p.id, *where, metro_of(*where)) for p in postings for where in p.more_places]
@@ -349,8 +368,13 @@ class PostgresStore:
         if dry_run:
             return self._all(f"SELECT count(*) FROM postings WHERE {where}", params)[0][0]
         with self.transaction():
-            gone = self._all(f"DELETE FROM postings WHERE {where} RETURNING job_key", params)
-            keys = sorted({r[0] for r in gone})
+            # Their skills and places go with them (no foreign keys: checking one per skill row
+            # cost a third of every page's insert; the store writes both in one transaction).
+            gone = self._all(f"DELETE FROM postings WHERE {where} RETURNING id, job_key", params)
+            ids = [r[0] for r in gone]
+            self.conn.execute("DELETE FROM posting_skills WHERE posting_id = ANY(%s)", (ids,))
+            self.conn.execute("DELETE FROM posting_places WHERE posting_id = ANY(%s)", (ids,))
+            keys = sorted({r[1] for r in gone})
             self.conn.execute(
                 "UPDATE postings SET duplicate = 0 WHERE seq IN (SELECT min(seq) FROM postings "
                 "WHERE job_key = ANY(%s) GROUP BY job_key HAVING min(duplicate) = 1)", (keys,))
