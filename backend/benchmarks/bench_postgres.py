@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE))
 import pgserver  # noqa: E402
 import requests  # noqa: E402
 from fakeapi import FakeJobAPI, many_theirstack_jobs  # noqa: E402
-from run import CITIES, LEVELS, ROLES, SKILLS, cli, ingest_env, timed  # noqa: E402
+from run import CITIES, LEVELS, ROLES, SKILLS, cli, ingest_env, median_ms, timed  # noqa: E402
 from skillpulse_ingest.gazetteer import metro_of  # noqa: E402
 from skillpulse_ingest.insights import locations, skill_insights  # noqa: E402
 from skillpulse_ingest.models import posting_id  # noqa: E402
@@ -102,15 +102,6 @@ def build_large(url: str, n: int) -> None:
                 copy.write_row([row.get(c) for c in columns])
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE postings")  # the steady state autovacuum keeps: index-only scans
-
-
-def median_ms(fn, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:

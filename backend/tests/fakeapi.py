@@ -333,3 +333,15 @@ def many_theirstack_jobs(n: int, seed: int = 7, description_kb: tuple[int, int] 
         jobs.append(theirstack_job(i, title=rng.choice(TITLES)[0], description=" ".join(parts)[:size],
                                    remote=rng.random() < 0.2))
     return jobs
+
+
+class Rows:
+    """A source that yields given rows as one page, for filling a store through run_ingest."""
+
+    def __init__(self, name, rows, normalize):
+        self.name = name
+        self.rows = rows
+        self.normalize = normalize
+
+    def pages(self, query, state):
+        yield self.rows

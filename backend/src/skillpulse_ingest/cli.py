@@ -152,6 +152,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="PATH",
                         help="SQLite file or postgresql:// URL (default: $SKILLPULSE_DB, else "
                              "backend/data/skillpulse.db)")
+    _add_logging(parser)
+
+
+def _add_logging(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more logging on stderr (-vv also shows HTTP details)")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="only errors on stderr")
@@ -256,8 +260,7 @@ def build_parser(prog: str = "skillpulse") -> argparse.ArgumentParser:
     copy.add_argument("--from", dest="source", required=True, metavar="DB", help="the database to copy")
     copy.add_argument("--to", dest="dest", required=True, metavar="DB",
                       help="the database to copy into (created if it is a new SQLite file)")
-    copy.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr")
-    copy.add_argument("-q", "--quiet", action="count", default=0, help="only errors on stderr")
+    _add_logging(copy)
     copy.set_defaults(handler=cmd_db_copy)
     add_boards_arguments(commands.add_parser(
         "boards", help="the company job boards to fetch: add, list, remove, discover",

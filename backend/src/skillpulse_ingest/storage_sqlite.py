@@ -17,6 +17,7 @@ from .boards import BoardSpec, job_key
 from .gazetteer import coordinate, metro_of
 from .models import JobPosting, date_window
 from .places import WORLDWIDE, Place, place_label
+from .store.base import Tally, boards_to_fetch, tally_of, upsert_many
 
 SCHEMA_VERSION = 5
 READABLE_SINCE = 5  # read commands read these versions as they are; only a writer migrates
@@ -167,7 +168,6 @@ MIGRATIONS = {
         region_code, city, metro, remote, remote_scope, more_places, duplicate, source, company, skills, id);
     """,
 }
-MISSES_BEFORE_SKIPPING = 3  # a board missing on this many runs in a row is skipped until added again
 
 POSTING_COLUMNS = ("id", "source", "source_id", "url", "title", "company", "location", "remote",
                    "date_posted", "role_bucket", "level_bucket", "retrieved_at", "last_seen_at",
@@ -501,13 +501,7 @@ class SQLiteStore:
                                              list(ats))))
 
     def boards_to_fetch(self, ats: Sequence[str], keys: Sequence[str] = ()) -> list[dict]:
-        """The boards a run fetches: those named (as `ats:token`), else all of the ATS but the ones
-        missing too often."""
-        boards = self.boards(ats)
-        if keys:
-            wanted = set(keys)
-            return [b for b in boards if f"{b['ats']}:{b['token']}" in wanted]
-        return [b for b in boards if b["misses"] < MISSES_BEFORE_SKIPPING]
+        return boards_to_fetch(self, ats, keys)
 
     def source_ids_of_feed(self, feed: str) -> frozenset[str]:
         """Provider ids of the postings stored from one board."""
@@ -564,12 +558,7 @@ class SQLiteStore:
                     yield url
 
     def upsert_many(self, postings: Iterable[JobPosting]) -> tuple[int, int]:
-        """Store postings not stored yet; returns (inserted, skipped)."""
-        postings = list(postings)
-        known = self.known(postings)
-        fresh = [p for p in postings if p.id not in known]
-        saved = self.save_page(fresh, [known[p.id].id for p in postings if p.id in known])
-        return saved.inserted, saved.skipped + len(postings) - len(fresh)
+        return upsert_many(self, postings)
 
     def start_run(self, source: str, query: dict) -> int:
         with self.transaction():
@@ -639,9 +628,8 @@ class SQLiteStore:
         return self.conn.execute(f"SELECT source, company, skills, country_code, remote_scope, remote FROM postings p "
                                  f"INDEXED BY postings_insights WHERE {clause}", params).fetchall()
 
-    def tally(self, where: PostingFilter):
+    def tally(self, where: PostingFilter) -> Tally:
         """The counts of an insights answer, from the covering index's rows."""
-        from .store.base import tally_of
         return tally_of(self.facts(where))
 
     def summary(self, where: PostingFilter) -> dict:
@@ -893,17 +881,18 @@ def _inside_sql(place: Place, dialect: Dialect = SQLITE) -> tuple[str, list]:
 
 
 def _place_test(place: Place, table: str, dialect: Dialect = SQLITE) -> tuple[str, list]:
+    mark = dialect.mark
     if place.metro:
-        return f"{table}.metro = ?", [place.metro]
+        return f"{table}.metro = {mark}", [place.metro]
     clauses, params = ["1 = 1"], []
     if place.countries:
-        clauses.append(f"{table}.country_code IN ({','.join('?' * len(place.countries))})")
+        clauses.append(f"{table}.country_code IN ({','.join([mark] * len(place.countries))})")
         params.extend(sorted(place.countries))
     if place.region:
-        clauses.append(f"upper({table}.region_code) = ?")
+        clauses.append(f"upper({table}.region_code) = {mark}")
         params.append(place.region)
     if place.city:
-        clauses.append(dialect.same_text.format(column=f"{table}.city", mark="?"))
+        clauses.append(dialect.same_text.format(column=f"{table}.city", mark=mark))
         params.append(place.city)
     return " AND ".join(clauses), params
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 from jsonschema import Draft202012Validator
 
-from fakeapi import remotive_job, theirstack_job
+from fakeapi import Rows, remotive_job, theirstack_job
 from skillpulse_ingest.models import IngestionQuery
 from skillpulse_ingest.pipeline import run_ingest
 from skillpulse_ingest.server import make_server
@@ -38,14 +38,6 @@ ENGINEERING = [
     ("Bellevue", "WA", "Washington", 2), ("New York", "NY", "New York", 2), ("Jersey City", "NJ", "New Jersey", 2),
     ("Boise", "ID", "Idaho", 1),
 ]
-
-
-class Rows:
-    def __init__(self, name, rows, normalize):
-        self.name, self.rows, self.normalize = name, rows, normalize
-
-    def pages(self, query, state):
-        yield self.rows
 
 
 def fill(db):

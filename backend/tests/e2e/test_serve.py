@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from conftest import clean_env, run_cli
-from fakeapi import remotive_job, theirstack_job
+from fakeapi import Rows, remotive_job, theirstack_job
 from skillpulse_ingest.models import IngestionQuery
 from skillpulse_ingest.pipeline import run_ingest
 from skillpulse_ingest.server import make_server, openapi_document
@@ -33,14 +33,6 @@ def validator(name):
     registry = Registry().with_resources([(n, Resource.from_contents(s)) for n, s in files.items()] +
                                          [(s["$id"], Resource.from_contents(s)) for s in files.values()])
     return Draft202012Validator(files[f"{name}.schema.json"], registry=registry)
-
-
-class Rows:
-    def __init__(self, name, rows, normalize):
-        self.name, self.rows, self.normalize = name, rows, normalize
-
-    def pages(self, query, state):
-        yield self.rows
 
 
 def fill(db):

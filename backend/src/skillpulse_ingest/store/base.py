@@ -16,6 +16,28 @@ from ..models import JobPosting
 from ..places import Place
 
 
+MISSES_BEFORE_SKIPPING = 3  # a board missing on this many runs in a row is skipped until added again
+
+
+def boards_to_fetch(store: "Store", ats: Sequence[str], keys: Sequence[str] = ()) -> list[dict]:
+    """The boards a run fetches: those named (as `ats:token`), else all of the ATS but the ones
+    missing too often."""
+    boards = store.boards(ats)
+    if keys:
+        wanted = set(keys)
+        return [b for b in boards if f"{b['ats']}:{b['token']}" in wanted]
+    return [b for b in boards if b["misses"] < MISSES_BEFORE_SKIPPING]
+
+
+def upsert_many(store: "Store", postings: Iterable[JobPosting]) -> tuple[int, int]:
+    """Store postings not stored yet; returns (inserted, skipped)."""
+    postings = list(postings)
+    known = store.known(postings)
+    fresh = [p for p in postings if p.id not in known]
+    saved = store.save_page(fresh, [known[p.id].id for p in postings if p.id in known])
+    return saved.inserted, saved.skipped + len(postings) - len(fresh)
+
+
 @dataclass
 class Tally:
     """What an insights answer counts over the matching postings."""
@@ -51,7 +73,7 @@ class Store(Protocol):
     readonly: bool
 
     @property
-    def location(self) -> str: ...          # what to call it in messages: a path, or a URL without password
+    def path(self): ...                     # what messages call it: a file path, or a URL without password
 
     def __enter__(self) -> "Store": ...
     def __exit__(self, exc_type, exc, tb) -> None: ...

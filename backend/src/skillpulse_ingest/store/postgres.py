@@ -20,11 +20,10 @@ from ..boards import BoardSpec
 from ..gazetteer import metro_of
 from ..models import JobPosting
 from ..places import Place, place_label
-from .base import Tally, tally_of
+from .base import Tally, boards_to_fetch, tally_of, upsert_many
 from ..storage_sqlite import (
     COPY_KEYS,
     COPY_TABLES,
-    MISSES_BEFORE_SKIPPING,
     POSTING_COLUMNS,
     Dialect,
     Known,
@@ -137,10 +136,9 @@ class PostgresStore:
         self._release = release  # gives a pooled connection back instead of closing it
 
     @property
-    def location(self) -> str:
+    def path(self) -> str:
+        """What messages call the database: its URL without the password."""
         return safe_url(self.url)
-
-    path = location  # what messages call the database
 
     @classmethod
     def open(cls, url: str, *, readonly: bool = False, deadline_s: float | None = None) -> "PostgresStore":
@@ -163,12 +161,12 @@ class PostgresStore:
     def _prepare(self) -> None:
         version = self._version()
         if version > SCHEMA_VERSION:
-            raise StoreOpenError(f"database {self.location} has schema version {version}, newer than this "
+            raise StoreOpenError(f"database {self.path} has schema version {version}, newer than this "
                                  f"skillpulse understands ({SCHEMA_VERSION}); upgrade skillpulse")
         if version == SCHEMA_VERSION:
             return
         if self.readonly:
-            raise StoreOpenError(f"database {self.location} has no skillpulse tables yet; "
+            raise StoreOpenError(f"database {self.path} has no skillpulse tables yet; "
                                  f"run `skillpulse ingest` once to create them")
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
@@ -207,7 +205,7 @@ class PostgresStore:
             if not self.conn.closed:
                 self.conn.execute("ROLLBACK")
             if isinstance(exc, psycopg.Error):  # callers see StoreError, never psycopg's
-                raise StoreError(f"database error in {self.location}: {_why(exc)}") from None
+                raise StoreError(f"database error in {self.path}: {_why(exc)}") from None
             raise
         self._depth -= 1
         if self._depth == 0 and commit:
@@ -237,10 +235,18 @@ class PostgresStore:
         if isinstance(exc, psycopg.errors.QueryCanceled):
             raise StoreError("the query ran past its deadline and was stopped") from None
         if isinstance(exc, psycopg.Error):
-            raise StoreError(f"database error in {self.location}: {_why(exc)}") from None
+            raise StoreError(f"database error in {self.path}: {_why(exc)}") from None
 
     def _all(self, sql: str, params: Sequence = ()) -> list[tuple]:
         return self.conn.execute(sql, params).fetchall()
+
+    def _batches(self, sql: str, params: Sequence = (), batch: int = 5000) -> Iterator[list[tuple]]:
+        """A query's rows in batches from a named (server-side) cursor, never the whole result at once."""
+        with self.conn.transaction():
+            with self.conn.cursor(name="skillpulse_stream") as cursor:
+                cursor.execute(sql, params)
+                while rows := cursor.fetchmany(batch):
+                    yield [tuple(row) for row in rows]
 
     def _dicts(self, sql: str, params: Sequence = ()) -> list[dict]:
         cursor = self.conn.execute(sql, params)
@@ -339,11 +345,7 @@ class PostgresStore:
                                    "VALUES (%s, %s, %s, %s, %s)", [tuple(_clean(v) for v in r) for r in rows])
 
     def upsert_many(self, postings: Iterable[JobPosting]) -> tuple[int, int]:
-        postings = list(postings)
-        known = self.known(postings)
-        fresh = [p for p in postings if p.id not in known]
-        saved = self.save_page(fresh, [known[p.id].id for p in postings if p.id in known])
-        return saved.inserted, saved.skipped + len(postings) - len(fresh)
+        return upsert_many(self, postings)
 
     def replace_skills(self, skills_by_id: dict[str, Iterable[str]]) -> None:
         with self.transaction():
@@ -387,11 +389,7 @@ class PostgresStore:
 
     def export_rows(self, table: str, batch: int = 5000) -> Iterator[list[tuple]]:
         order = {"postings": "seq", "posting_places": "posting_id"}.get(table, ", ".join(COPY_KEYS.get(table, ())))
-        with self.conn.transaction():  # a named (server-side) cursor streams without loading the table
-            with self.conn.cursor(name=f"export_{table}") as cursor:
-                cursor.execute(f"SELECT {','.join(COPY_TABLES[table])} FROM {table} ORDER BY {order}")
-                while rows := cursor.fetchmany(batch):
-                    yield [tuple(row) for row in rows]
+        yield from self._batches(f"SELECT {','.join(COPY_TABLES[table])} FROM {table} ORDER BY {order}", (), batch)
 
     def import_rows(self, table: str, rows: Sequence[tuple]) -> int:
         columns = COPY_TABLES[table]
@@ -498,11 +496,7 @@ class PostgresStore:
         return self._dicts(f"SELECT * FROM boards {clause} ORDER BY ats, lower(token)", (list(ats),) if ats else ())
 
     def boards_to_fetch(self, ats: Sequence[str], keys: Sequence[str] = ()) -> list[dict]:
-        boards = self.boards(ats)
-        if keys:
-            wanted = set(keys)
-            return [b for b in boards if f"{b['ats']}:{b['token']}" in wanted]
-        return [b for b in boards if b["misses"] < MISSES_BEFORE_SKIPPING]
+        return boards_to_fetch(self, ats, keys)
 
     def source_ids_of_feed(self, feed: str) -> frozenset[str]:
         return frozenset(r[0] for r in self._all(
@@ -565,7 +559,9 @@ class PostgresStore:
         if limit:
             sql += " LIMIT %s"
             params = [*params, limit]
-        yield from self._dicts(sql, params)
+        names = list(columns)
+        for rows in self._batches(sql, params):  # streamed, as SQLite's: `inspect --limit 0` of millions
+            yield from (dict(zip(names, row)) for row in rows)
 
     def facts(self, where: PostingFilter) -> list[tuple]:
         clause, params = filter_sql(where, POSTGRES)
@@ -597,7 +593,7 @@ class PostgresStore:
         test, params = _place_test(place, "p", POSTGRES)
         more, more_params = _place_test(place, "pp", POSTGRES)
         sql = (f"SELECT EXISTS (SELECT 1 FROM postings p WHERE {test}) "
-               f"OR EXISTS (SELECT 1 FROM posting_places pp WHERE {more})").replace("?", "%s")
+               f"OR EXISTS (SELECT 1 FROM posting_places pp WHERE {more})")
         return bool(self._all(sql, params + more_params)[0][0])
 
     def place_labels(self, where: PostingFilter, min_postings: int = 1) -> list[str]:
