@@ -2,6 +2,7 @@
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from fakeapi import many_theirstack_jobs
 from skillpulse_ingest import accelerator, skills, text
+from skillpulse_ingest.store.base import tally_from
 
 CATALOG = skills.catalog()
 SCANNER = CATALOG.scanner
@@ -71,9 +73,28 @@ def test_contains_any_is_any_substring(raw):
         assert FAST.contains_any(raw, needles) == any(n in raw for n in needles)
 
 
+@settings(max_examples=1500)
+@given(st.lists(st.sampled_from(["", "python", "sql", "c++", "c#", ".net", "go", "a", "ab", "ba", ","]), max_size=300),
+       st.sampled_from([",", ";", "\x1f"]))
+def test_count_tokens_is_a_counter_of_the_split(pieces, sep):
+    """Many distinct tokens too: the table grows from 64 slots while it counts."""
+    joined = sep.join(pieces + [f"skill{i % 97}" for i in range(len(pieces))])
+    assert FAST.count_tokens(joined, sep) == Counter(joined.split(sep))
+
+
+def test_the_tally_counts_the_same_with_and_without_it(monkeypatch):
+    row = (3, 3, 0, True, "python,sql,python,c++,c#,python", '["Acme", "ACME", null]', "remotive,greenhouse,remotive")
+    fast = tally_from(row)
+    monkeypatch.setattr(accelerator, "scan", None)
+    assert fast == tally_from(row) and fast.skills == {"python": 3, "sql": 1, "c++": 1, "c#": 1}
+    monkeypatch.setattr(accelerator, "scan", FAST)
+    assert tally_from((1, 1, 0, True, "köln-tech,go", '["A"]', "x")).skills == {"köln-tech": 1, "go": 1}  # not ASCII
+
+
 def test_it_refuses_what_it_cannot_handle():
     for call in (lambda: SCANNER.spans("\nnaïve python"), lambda: FAST.squeeze_lines("naïve"),
                  lambda: FAST.contains_any("naïve", ("a",)), lambda: FAST.contains_any("a", ("a",)),
-                 lambda: FAST.Scanner(["two\twords"], []), lambda: FAST.Scanner([""], [])):
+                 lambda: FAST.Scanner(["two\twords"], []), lambda: FAST.Scanner([""], []),
+                 lambda: FAST.count_tokens("naïve,go", ","), lambda: FAST.count_tokens("a,b", "é")):
         with pytest.raises(ValueError):
             call()

@@ -109,7 +109,7 @@ def test_version_1_database_is_migrated_forward_with_skills_backfilled(db):
         assert store.conn.execute("SELECT skills FROM postings").fetchone()[0] == "python,sql"
         indexes = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "postings_insights" in indexes and "postings_date" not in indexes
-        assert store.facts(PostingFilter())[0][2] == "python,sql"
+        assert store.tally(PostingFilter()).skills == {"python": 1, "sql": 1}
 
 
 
@@ -148,7 +148,7 @@ def test_a_job_stored_from_two_sources_is_counted_once_and_kept_twice(tmp_path):
         assert [r[0] for r in store.conn.execute("SELECT duplicate FROM postings ORDER BY source_id")] == [1, 0, 1]
         assert store.known([api])[api.id].duplicate is True
         everything = PostingFilter()
-        assert len(store.facts(everything)) == 1 and store.summary(everything)["postings"] == 1
+        assert store.tally(everything).postings == 1 and store.summary(everything)["postings"] == 1
         assert store.place_labels(everything) == ["Dallas-Fort Worth Metroplex"]
         assert store.summary(PostingFilter(source="theirstack"))["postings"] == 2  # one source: its own rows
 
@@ -159,13 +159,13 @@ def test_more_places_match_and_are_listed(tmp_path):
         store.save_page([p])
         for place, found in (("Denver, CO", 1), ("Austin, TX", 1), ("Colorado", 1), ("Boston, MA", 0)):
             where = PostingFilter(place=parse_place(place))
-            assert len(store.facts(where)) == found, place
+            assert store.tally(where).postings == found, place
             assert matches_location(p, place) == bool(found), place
         assert store.place_labels(PostingFilter()) == ["Austin, Texas Metropolitan Area", "Denver Metropolitan Area"]
         for metro in ("Denver Metropolitan Area", "Greater Denver", "Austin, Texas Metropolitan Area"):
-            assert len(store.facts(PostingFilter(place=parse_place(metro)))) == 1, metro
+            assert store.tally(PostingFilter(place=parse_place(metro))).postings == 1, metro
             assert matches_location(p, metro), metro
-        assert not store.facts(PostingFilter(place=parse_place("Greater Boston")))
+        assert store.tally(PostingFilter(place=parse_place("Greater Boston"))).postings == 0
 
 
 def test_metros_come_from_coordinates_when_the_source_gives_them(tmp_path):

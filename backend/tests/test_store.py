@@ -1,5 +1,7 @@
 """The store's behaviour, the same assertions on both engines (SQLite and PostgreSQL)."""
 
+from collections import Counter
+
 import pytest
 
 from skillpulse_ingest.boards import BoardSpec
@@ -8,6 +10,7 @@ from skillpulse_ingest.places import parse_place
 from skillpulse_ingest.role_match import matches_location
 from skillpulse_ingest.storage_sqlite import PostingFilter, StoreError
 from skillpulse_ingest.store import open_store
+from skillpulse_ingest.store.base import Tally
 
 
 def posting(n, **kw):
@@ -85,6 +88,35 @@ def test_the_place_filter_agrees_with_matches_location(target):
         assert store.knows_city(parse_place("plano, tx")) and not store.knows_city(parse_place("Frisco, TX"))
 
 
+COMPANIES = ["Acme", "ACME", "acme ", "Straße", "STRASSE", 'Quote "Co"', "Back\\slash", "Tab\tCo", "Unit\x1fSep",
+             "Comma, Inc.", "Rocket 🚀", "Ünïcode", None, ""]
+
+
+def reference_tally(postings):
+    """What a Tally counts, in plain Python over the postings themselves."""
+    return dict(postings=len(postings), with_skills=sum(1 for p in postings if p.skills),
+                companies=len({p.company.casefold() for p in postings if p.company}),
+                skills=Counter(s for p in postings for s in p.skills), sources=Counter(p.source for p in postings),
+                remote=sum(1 for p in postings if p.remote),
+                us_only=all(p.country_code == "US" or (p.country_code is None and p.remote_scope == ",US,")
+                            for p in postings))
+
+
+def test_the_tally_counts_what_an_answer_says(target):
+    skills = [(), ("python",), ("python", "sql"), ("go", "sql", "c++", "c#")]
+    postings = [posting(i, company=COMPANIES[i % len(COMPANIES)], skills=skills[i % len(skills)],
+                        source=("remotive", "greenhouse", "theirstack")[i % 3], **PLACES[i % len(PLACES)])
+                for i in range(40)]
+    with open_store(target) as store:
+        assert store.tally(PostingFilter()) == Tally()  # nothing stored: zeros, and vacuously US-only
+        store.upsert_many(postings)
+        for location in (None, "United States", "Dallas, TX", "Germany", "Remote (USA)", "Tulsa, OK"):
+            for remote in ("include", "exclude", "only"):
+                tally = store.tally(PostingFilter(place=parse_place(location), remote=remote))
+                expected = reference_tally([p for p in postings if matches_location(p, location, remote)])
+                assert {name: getattr(tally, name) for name in expected} == expected, (location, remote)
+
+
 def test_skills_column_matches_posting_skills(target):
     with open_store(target) as store:
         store.upsert_many([posting(1, skills=("sql", "python")), posting(2)])
@@ -131,7 +163,7 @@ def test_a_job_stored_from_two_sources_is_counted_once_and_kept_twice(target):
         assert store.save_page([api]) == (1, 0, 1)
         assert store.known([api])[api.id].duplicate is True
         everything = PostingFilter()
-        assert len(store.facts(everything)) == 1 and store.summary(everything)["postings"] == 1
+        assert store.tally(everything).postings == 1 and store.summary(everything)["postings"] == 1
         assert [c["source"] for c in store.posting(board.id)["copies"]] == ["greenhouse", "theirstack"]
         assert store.prune(posted_before="2026-12-01", dry_run=True) == 2
         assert store.prune(posted_before="2026-12-01") == 2 and store.count_postings() == 0

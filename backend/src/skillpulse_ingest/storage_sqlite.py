@@ -17,7 +17,7 @@ from .boards import BoardSpec, job_key
 from .gazetteer import coordinate, metro_of
 from .models import JobPosting, date_window
 from .places import WORLDWIDE, Place, place_label
-from .store.base import Tally, boards_to_fetch, tally_of, upsert_many
+from .store.base import Tally, boards_to_fetch, tally_from, upsert_many
 
 SCHEMA_VERSION = 5
 READABLE_SINCE = 5  # read commands read these versions as they are; only a writer migrates
@@ -621,16 +621,14 @@ class SQLiteStore:
                f"ORDER BY date_posted IS NULL, date_posted DESC, retrieved_at DESC")
         yield from _dicts(self.conn.execute(*_limited(sql, params, limit)))
 
-    def facts(self, where: PostingFilter) -> list[tuple]:
-        """(source, company, skills, country_code, remote_scope, remote) of matching postings, from the
-        covering index (a job stored from several sources comes once)."""
-        clause, params = filter_sql(where)
-        return self.conn.execute(f"SELECT source, company, skills, country_code, remote_scope, remote FROM postings p "
-                                 f"INDEXED BY postings_insights WHERE {clause}", params).fetchall()
-
     def tally(self, where: PostingFilter) -> Tally:
-        """The counts of an insights answer, from the covering index's rows."""
-        return tally_of(self.facts(where))
+        """The counts of an insights answer: one aggregate over the covering index's rows."""
+        clause, params = filter_sql(where)
+        row = self.conn.execute(
+            f"SELECT count(*), count(nullif(p.skills, '')), sum(p.remote = 1), min({IN_US}), "
+            f"group_concat(nullif(p.skills, ''), ','), json_group_array(p.company), group_concat(p.source, ',') "
+            f"FROM postings p INDEXED BY postings_insights WHERE {clause}", params).fetchone()
+        return tally_from(row)
 
     def summary(self, where: PostingFilter) -> dict:
         """Totals, date range and counts by source, role, level and day: each one indexed query."""
@@ -822,6 +820,10 @@ class Dialect(NamedTuple):
 
 
 SQLITE = Dialect("?", "{column} = {mark} COLLATE NOCASE")
+
+
+# Is a matching posting in (or, remote, open only to) the United States? For Tally.us_only.
+IN_US = "coalesce(p.country_code = 'US' OR (p.country_code IS NULL AND p.remote_scope = ',US,'), false)"
 
 
 def filter_sql(where: PostingFilter, dialect: Dialect = SQLITE) -> tuple[str, list]:

@@ -20,10 +20,11 @@ from ..boards import BoardSpec
 from ..gazetteer import metro_of
 from ..models import JobPosting
 from ..places import Place, place_label
-from .base import Tally, boards_to_fetch, tally_of, upsert_many
+from .base import Tally, boards_to_fetch, tally_from, upsert_many
 from ..storage_sqlite import (
     COPY_KEYS,
     COPY_TABLES,
+    IN_US,
     POSTING_COLUMNS,
     Dialect,
     Known,
@@ -563,16 +564,15 @@ class PostgresStore:
         for rows in self._batches(sql, params):  # streamed, as SQLite's: `inspect --limit 0` of millions
             yield from (dict(zip(names, row)) for row in rows)
 
-    def facts(self, where: PostingFilter) -> list[tuple]:
-        clause, params = filter_sql(where, POSTGRES)
-        return self._all(f"SELECT source, company, skills, country_code, remote_scope, remote FROM postings p "
-                         f"WHERE {clause}", params)
-
     def tally(self, where: PostingFilter) -> Tally:
-        """The counts of an insights answer, over the matching rows. Counting them here beat the
-        server's own aggregates (unnesting every posting's skills) on a million postings: 0.95 s
-        against 1.56 s."""
-        return tally_of(self.facts(where))
+        """The counts of an insights answer: one aggregate over the covering index's rows. The
+        skills are counted in Python: unnesting them here took 1.5x as long."""
+        clause, params = filter_sql(where, POSTGRES)
+        row = self._all(
+            f"SELECT count(*), count(nullif(p.skills, '')), count(*) FILTER (WHERE p.remote = 1), bool_and({IN_US}), "
+            f"string_agg(nullif(p.skills, ''), ','), json_agg(p.company)::text, string_agg(p.source, ',') "
+            f"FROM postings p WHERE {clause}", params)[0]
+        return tally_from(row)
 
     def summary(self, where: PostingFilter) -> dict:
         clause, params = filter_sql(where, POSTGRES)
