@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from skillpulse_ingest.models import JobPosting
 from skillpulse_ingest.storage_sqlite import StoreOpenError
 from skillpulse_ingest.store import open_store
 from skillpulse_ingest.store.postgres import SCHEMA_VERSION, safe_url
@@ -36,6 +37,25 @@ def test_a_newer_schema_is_refused_untouched(pg_url):
         open_store(pg_url)
     with pytest.raises(StoreOpenError, match="newer"):
         open_store(pg_url, readonly=True)
+
+
+def autovacuum_options(store) -> list[str]:
+    return store.conn.execute("SELECT coalesce(reloptions, '{}') FROM pg_class WHERE relname = 'postings'").fetchone()[0]
+
+
+def test_a_version_1_database_is_read_as_it_is_and_migrated_by_a_writer(pg_url):
+    with open_store(pg_url) as store:
+        assert "autovacuum_vacuum_scale_factor=0.02" in autovacuum_options(store)
+        store.upsert_many([JobPosting(source="remotive", url="https://x.io/1", title="Dev", date_posted="2026-11-20")])
+        store.conn.execute("ALTER TABLE postings RESET (autovacuum_vacuum_scale_factor, "
+                           "autovacuum_vacuum_insert_scale_factor)")  # as version 1 left it
+        store.conn.execute("UPDATE skillpulse_meta SET value = '1' WHERE key = 'schema_version'")
+    with open_store(pg_url, readonly=True) as reader:  # serve on an older database: reads, changes nothing
+        assert reader.count_postings() == 1 and reader.schema_version() == 1 and autovacuum_options(reader) == []
+    with open_store(pg_url) as writer:
+        assert writer.schema_version() == SCHEMA_VERSION == 2 and writer.count_postings() == 1
+        assert sorted(autovacuum_options(writer)) == ["autovacuum_vacuum_insert_scale_factor=0.02",
+                                                      "autovacuum_vacuum_scale_factor=0.02"]
 
 
 def test_every_failure_to_open_is_one_line_without_the_password(postgres_server, pg_url):

@@ -56,8 +56,8 @@ class Tally:
 def tally_from(row: Sequence) -> Tally:
     """A Tally from an engine's one aggregate row over the matching postings: (postings,
     with_skills, remote, us_only, skill lists joined by commas, companies as a JSON array,
-    sources joined by commas). Three strings, not a row a posting, halved the time on a
-    million postings on both engines."""
+    sources joined by commas). Three strings instead of a row a posting: the engines send less,
+    and Python builds one object a posting (its company) instead of a tuple and six values."""
     postings, with_skills, remote, us_only, skills, companies, sources = row
     tally = Tally(postings=postings, with_skills=with_skills, remote=remote or 0)
     tally.us_only = us_only is None or bool(us_only)  # None: no posting at all

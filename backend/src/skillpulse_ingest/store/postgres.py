@@ -39,7 +39,8 @@ from ..storage_sqlite import (
     utc_now,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_SINCE = 1  # a read-only store reads these versions as they are (a writer migrates them)
 POSTGRES = Dialect("%s", "lower({column}) = lower({mark})")
 _LOCK = 7_145_220_113  # advisory lock key: migrators wait for each other
 
@@ -92,6 +93,12 @@ MIGRATIONS = {
         etag TEXT, last_modified TEXT, body_hash TEXT, validators_query TEXT,
         UNIQUE (ats, token)
     );
+    """,
+    # Insights reads only the index on pages the visibility map marks all-visible, and every ingest
+    # un-marks the pages it adds to or updates (last_seen_at). Vacuum after 2% of the table changed,
+    # not the default 20%: on 1M postings, 17% re-seen made unselective insights 557 ms against 167.
+    2: """
+    ALTER TABLE postings SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_insert_scale_factor = 0.02)
     """,
 }
 
@@ -164,7 +171,7 @@ class PostgresStore:
         if version > SCHEMA_VERSION:
             raise StoreOpenError(f"database {self.path} has schema version {version}, newer than this "
                                  f"skillpulse understands ({SCHEMA_VERSION}); upgrade skillpulse")
-        if version == SCHEMA_VERSION:
+        if version == SCHEMA_VERSION or (self.readonly and version >= READABLE_SINCE):
             return
         if self.readonly:
             raise StoreOpenError(f"database {self.path} has no skillpulse tables yet; "
