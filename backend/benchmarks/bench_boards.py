@@ -86,15 +86,21 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2, help="seconds the fake takes to answer")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="20 boards of 10 jobs")
+    parser.add_argument("--postgres", action="store_true",
+                        help="store into PostgreSQL, on a server started from the binaries on this machine")
     args = parser.parse_args()
     if args.quick:
         args.boards, args.jobs = 20, 10
     fake = FakeBoards(delay=args.delay).start()
+    server = None
     try:
         postings = stock(fake, args.boards, args.jobs)
         with tempfile.TemporaryDirectory(prefix="skillpulse-bench-") as tmp:
-            db = Path(tmp) / "boards.db"
-            env = {**os.environ, **fake.env(), "SKILLPULSE_DB": str(db)}
+            db = str(Path(tmp) / "boards.db")
+            if args.postgres:
+                server = start_postgres()
+                db = server.create_database("boards")
+            env = {**os.environ, **fake.env(), "SKILLPULSE_DB": db}
             cli = [sys.executable, "-m", "skillpulse_ingest"]
             specs = [f"greenhouse:company{b}" for b in range(args.boards)]
             subprocess.run([*cli, "boards", "add", "-q", *specs], env=env, check=True)
@@ -118,8 +124,19 @@ def main() -> None:
         print(f"first run wall / (bound + its CPU time): {first['wall'] / (bound + first['cpu']):.2f} "
               f"(target at most 1.5); wall / bound: {first['wall'] / bound:.2f}")
         print(f"CPU time, first run / second run: {first['cpu'] / max(second['cpu'], 1e-9):.1f}x (target at least 5x)")
+        print(f"store: {'PostgreSQL' if args.postgres else 'SQLite'}")
     finally:
         fake.stop()
+        if server is not None:
+            server.stop()
+
+
+def start_postgres():
+    import pgserver
+    binaries = pgserver.find_binaries()
+    if binaries is None:
+        raise SystemExit("--postgres: no PostgreSQL server binaries found")
+    return pgserver.PostgresServer(binaries).start()
 
 
 if __name__ == "__main__":

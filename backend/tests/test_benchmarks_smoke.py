@@ -16,6 +16,19 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
     ("bench_boards.py", ["--quick", "--delay", "0.05"], "requests in flight"),
 ])
 def test_benchmark_runs(script, args, expect):
+    run(script, args, expect)
+
+
+@pytest.mark.parametrize("script,args,expect", [
+    ("bench_postgres.py", ["--quick"], "insights on 5,000 postings, unselective"),
+    ("bench_boards.py", ["--quick", "--delay", "0.05", "--postgres"], "store: PostgreSQL"),
+])
+def test_postgres_benchmark_runs(postgres_server, script, args, expect):
+    """They start servers of their own; the fixture only says whether the binaries are there."""
+    run(script, args, expect)
+
+
+def run(script: str, args: list[str], expect: str) -> None:
     result = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr
