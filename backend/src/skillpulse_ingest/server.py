@@ -27,7 +27,6 @@ from urllib.parse import parse_qs, urlsplit
 from . import __version__
 from .insights import MAX_TOP, SCHEMA_VERSION, check_filters, locations, skill_insights
 from .models import QueryError
-from .storage_sqlite import SCHEMA_VERSION as DB_SCHEMA_VERSION
 from .storage_sqlite import DatabaseURL, StoreError
 from .store.postgres import ReaderPool
 from .store import Store, open_store
@@ -125,8 +124,9 @@ class SkillPulseAPI:
         with self._store() as store:
             postings = store.count_postings()
             finished = [run["finished_at"] for run in store.last_runs() if run["finished_at"]]
+            version = store.schema_version()  # each engine numbers its own schema
         return {"status": "ok", "postings": postings, "schema_version": SCHEMA_VERSION,
-                "database_schema_version": DB_SCHEMA_VERSION, "last_run_at": max(finished, default=None)}
+                "database_schema_version": version, "last_run_at": max(finished, default=None)}
 
 
 def _whole_number(text: str, name: str) -> int:

@@ -59,6 +59,7 @@ def test_two_ingests_at_once_store_the_union(api, pg_url):
 def test_serve_answers_from_postgres_during_an_ingest(api, pg_url):
     from skillpulse_ingest.server import make_server
     from skillpulse_ingest.storage_sqlite import database_path
+    from skillpulse_ingest.store.postgres import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
 
     api.theirstack_jobs = [theirstack_job(i) for i in range(60)]
     ingest(api, pg_url)
@@ -69,7 +70,8 @@ def test_serve_answers_from_postgres_during_an_ingest(api, pg_url):
     try:
         answer = requests.get(base + "/api/skills", params={"level": "any"}, timeout=10)
         assert answer.status_code == 200 and answer.json()["totals"]["postings_count"] > 0
-        assert requests.get(base + "/api/health", timeout=10).json()["postings"] == 60
+        health = requests.get(base + "/api/health", timeout=10).json()
+        assert health["postings"] == 60 and health["database_schema_version"] == POSTGRES_SCHEMA_VERSION
         assert "United States" in requests.get(base + "/api/locations", timeout=10).json()["locations"]
         api.theirstack_jobs = [theirstack_job(i) for i in range(60, 400)]
         writer = subprocess.Popen([sys.executable, "-m", "skillpulse_ingest", "ingest", "--db", pg_url,

@@ -23,7 +23,7 @@ from skillpulse_ingest.pipeline import run_ingest
 from skillpulse_ingest.server import make_server, openapi_document
 from skillpulse_ingest.sources.remotive import normalize as remotive_normalize
 from skillpulse_ingest.sources.theirstack import normalize as theirstack_normalize
-from skillpulse_ingest.storage_sqlite import SQLiteStore
+from skillpulse_ingest.storage_sqlite import SCHEMA_VERSION, SQLiteStore
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "src" / "skillpulse_ingest" / "schemas"
 
@@ -149,7 +149,7 @@ def test_locations_are_clean_and_each_works_as_a_location(server):
 def test_health(server):
     body = get(server, "/api/health").json()
     validator("health_response").validate(body)
-    assert body["status"] == "ok" and body["postings"] == 108
+    assert body["status"] == "ok" and body["postings"] == 108 and body["database_schema_version"] == SCHEMA_VERSION
 
 
 @pytest.mark.parametrize("path,params,parameter", [
