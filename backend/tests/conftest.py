@@ -17,8 +17,10 @@ BACKEND = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def api():
     server = FakeJobAPI().start()
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

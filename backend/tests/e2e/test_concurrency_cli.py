@@ -23,6 +23,7 @@ def counts(db):
 
 def test_two_ingests_on_one_database_at_once_store_the_union(db):
     first, second = FakeJobAPI().start(), FakeJobAPI().start()
+    procs = []
     try:
         first.theirstack_jobs = [theirstack_job(i) for i in range(1500)]
         second.theirstack_jobs = [theirstack_job(i) for i in range(750, 2250)]
@@ -30,6 +31,10 @@ def test_two_ingests_on_one_database_at_once_store_the_union(db):
                  spawn(second, db, "--json", "--min-interval", "0.05")]
         outputs = [p.communicate(timeout=300) for p in procs]
     finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         first.stop()
         second.stop()
     for proc, (out, err) in zip(procs, outputs):

@@ -9,7 +9,10 @@ import threading
 import requests
 
 from conftest import clean_env, run_cli
-from fakeapi import theirstack_job
+from fakeapi import remotive_job, theirstack_job
+from fakeboards import FakeBoards
+
+from .test_boards_cli import add_all, stock
 
 
 def ingest(api, db, *extra):
@@ -34,6 +37,39 @@ def test_the_same_ingest_gives_the_same_answers_as_sqlite(api, pg_url, tmp_path)
         assert without_clock(answers[0]) == without_clock(answers[1]), args
     status = json.loads(run_cli("status", "--format", "json", "--db", pg_url).stdout)
     assert status["postings"] == {"theirstack": 120} and status["database"].startswith("postgresql://")
+
+
+def test_boards_and_remotive_give_the_same_answers_as_sqlite(api, pg_url, tmp_path):
+    """The other sources: every ATS family, board closing on a rerun, and Remotive."""
+    api.remotive_jobs = [remotive_job(i) for i in range(24)]
+    fake = FakeBoards().start()
+    try:
+        stock(fake)
+        sqlite_db = tmp_path / "boards.db"
+        for db in (pg_url, sqlite_db):
+            add_all(fake, db)
+            for source_args in (["--source", "boards"], ["--source", "remotive"]):
+                env = {**fake.env(), **api.env()}
+                result = run_cli("ingest", *source_args, "--db", db, "--json", "--max-retries", "1",
+                                 "--backoff-factor", "0", "--min-interval", "0", env=env)
+                assert result.returncode == 0, result.stderr
+        del fake.boards[("greenhouse", "acme")][1]  # a job taken down: closed on both
+        for db in (pg_url, sqlite_db):
+            assert run_cli("ingest", "--source", "boards", "--db", db, env=fake.env()).returncode == 0
+        for args in (["insights", "--level", "any"], ["insights", "--location", "Remote", "--level", "any"],
+                     ["inspect", "--summary", "--format", "json"], ["boards", "list", "--format", "json"]):
+            answers = [json.loads(run_cli(*args, "--db", db).stdout) for db in (pg_url, sqlite_db)]
+            if args[0] == "boards":  # fetch times differ by the seconds between the two runs
+                answers = [[{k: v for k, v in board.items() if not k.endswith("_at")} for board in answer]
+                           for answer in answers]
+            else:
+                answers = [without_clock(answer) for answer in answers]
+            assert answers[0] == answers[1], args
+        assert [b["open_jobs"] for b in answers[0] if b["token"] == "acme"] == [1]
+        status = json.loads(run_cli("status", "--format", "json", "--db", pg_url).stdout)
+        assert set(status["postings"]) == {"greenhouse", "lever", "ashby", "smartrecruiters", "remotive"}
+    finally:
+        fake.stop()
 
 
 def test_two_ingests_at_once_store_the_union(api, pg_url):
