@@ -10,8 +10,17 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fakeapi import FakeJobAPI  # noqa: E402
+from skillpulse_ingest.models import JobPosting  # noqa: E402
 
 BACKEND = Path(__file__).resolve().parents[1]
+
+
+def posting(n, **kw) -> JobPosting:
+    """A stored-shape posting for the store tests: a backend entry-level Remotive job by default."""
+    base = dict(source="remotive", url=f"https://remotive.com/j/{n}", title=f"Job {n}", source_id=str(n),
+                date_posted="2026-11-20", role_bucket="backend", level_bucket="entry")
+    base.update(kw)
+    return JobPosting(**base)
 
 
 @pytest.fixture

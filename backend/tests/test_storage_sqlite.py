@@ -2,20 +2,12 @@ import sqlite3
 
 import pytest
 
-from conftest import write_sqlite
-from skillpulse_ingest.models import JobPosting
+from conftest import posting, write_sqlite
 from skillpulse_ingest.places import parse_place
 from skillpulse_ingest.role_match import matches_location
 from skillpulse_ingest.storage_sqlite import (PAGE_SIZE, SCHEMA_VERSION, PostingFilter, SQLiteStore, StoreError,
                                               StoreOpenError,
                                               default_db_path)
-
-
-def posting(n, **kw):
-    base = dict(source="remotive", url=f"https://remotive.com/j/{n}", title=f"Job {n}", source_id=str(n),
-                date_posted="2026-11-20", role_bucket="backend", level_bucket="entry")
-    base.update(kw)
-    return JobPosting(**base)
 
 
 def test_new_database_has_schema_wal_and_version(db):

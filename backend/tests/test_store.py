@@ -4,20 +4,13 @@ from collections import Counter
 
 import pytest
 
+from conftest import posting
 from skillpulse_ingest.boards import BoardSpec
-from skillpulse_ingest.models import JobPosting
 from skillpulse_ingest.places import parse_place
 from skillpulse_ingest.role_match import matches_location
 from skillpulse_ingest.storage_sqlite import PostingFilter, StoreError
 from skillpulse_ingest.store import open_store
 from skillpulse_ingest.store.base import Tally
-
-
-def posting(n, **kw):
-    base = dict(source="remotive", url=f"https://remotive.com/j/{n}", title=f"Job {n}", source_id=str(n),
-                date_posted="2026-11-20", role_bucket="backend", level_bucket="entry")
-    base.update(kw)
-    return JobPosting(**base)
 
 
 def test_upsert_many_inserts_once_and_skips_after(target):
@@ -236,3 +229,16 @@ def test_hostile_text_is_stored_on_both_engines(target):
         assert store.save_page([nul]) == (1, 0, 0)
         stored = store.posting(nul.id)
         assert stored["title"].replace("\x00", "") == "Developer" and store.count_postings() == 1
+
+
+def test_posting_urls_are_api_postings_and_the_urls_in_their_answers(target):
+    """What `boards discover` reads: every stored URL but board postings', and TheirStack's other links."""
+    api = posting(1, source="theirstack", url="https://acme.com/jobs/1",
+                  raw_json='{"final_url": "https://boards.greenhouse.io/acme/jobs/1", "url": null}')
+    broken = posting(2, source="theirstack", url="https://globex.com/jobs/2", raw_json="not json")
+    remote = posting(3, url="https://remotive.com/j/3", raw_json='{"final_url": "https://ignored.example"}')
+    board = posting(4, source="greenhouse", url="https://boards.greenhouse.io/initech/jobs/4", feed="greenhouse:initech")
+    with open_store(target) as store:
+        store.upsert_many([api, broken, remote, board])
+        assert sorted(store.posting_urls()) == ["https://acme.com/jobs/1", "https://boards.greenhouse.io/acme/jobs/1",
+                                                "https://globex.com/jobs/2", "https://remotive.com/j/3"]

@@ -27,9 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 from . import __version__
 from .insights import MAX_TOP, SCHEMA_VERSION, check_filters, locations, skill_insights
 from .models import QueryError
-from .storage_sqlite import DatabaseURL, StoreError
-from .store.postgres import ReaderPool
-from .store import Store, open_store
+from .storage_sqlite import StoreError
+from .store import Store, open_readers
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ class SkillPulseAPI:
 
     def __init__(self, db):
         self.db = db
-        self.readers = None  # PostgreSQL: a bounded pool of read-only connections, made on start
+        self.readers = open_readers(db, size=MAX_QUERIES, deadline_s=QUERY_DEADLINE_S)
         self.routes: dict[str, Callable[[dict], dict]] = {
             "/api/skills": self.skills, "/api/locations": self.locations,
             "/api/health": self.health, "/openapi.json": lambda params: openapi_document(),
@@ -82,9 +81,7 @@ class SkillPulseAPI:
             return 500, ApiError(500, "internal error; the server log says more").body()
 
     def _store(self) -> Store:
-        if self.readers is not None:
-            return self.readers.store()
-        return open_store(self.db, readonly=True, deadline_s=QUERY_DEADLINE_S)
+        return self.readers.store()
 
     def skills(self, params: dict) -> dict:
         # Missing parameters take the defaults; present ones must be valid (an empty place means the default).
@@ -281,8 +278,7 @@ class ApiServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
     def server_close(self) -> None:
         super().server_close()
-        if self.api.readers is not None:
-            self.api.readers.close()
+        self.api.readers.close()
 
     def process_request(self, request, client_address):
         if not self.connections.acquire(blocking=False):
@@ -454,9 +450,4 @@ def _header_safe(value: str) -> str:
 def make_server(db: Path, host: str = "127.0.0.1", port: int = 8000,
                 origins: tuple[str, ...] = DEFAULT_ORIGINS) -> ApiServer:
     """The API's HTTP server. Checks the database first (StoreOpenError if unusable)."""
-    api = SkillPulseAPI(db)
-    if isinstance(db, DatabaseURL):
-        api.readers = ReaderPool(db.url, MAX_QUERIES, QUERY_DEADLINE_S)
-    else:
-        open_store(db, readonly=True).close()
-    return ApiServer((host, port), api, frozenset(o.rstrip("/") for o in origins))
+    return ApiServer((host, port), SkillPulseAPI(db), frozenset(o.rstrip("/") for o in origins))

@@ -1024,10 +1024,11 @@ def database_path(text: str, name: str = "--db") -> "Path | DatabaseURL":
     """The database a --db value or SKILLPULSE_DB names: a SQLite file, or a PostgreSQL URL. Any
     other URL is never taken for a file name (it would quietly become a folder named "https:"),
     and is not echoed: it may hold a password."""
+    from .store.postgres import is_postgres_url
+    if is_postgres_url(text):
+        return DatabaseURL(text.strip())
     if _URL.match(text.strip()):
         scheme = text.strip().split(":", 1)[0].lower()
-        if scheme in ("postgresql", "postgres"):
-            return DatabaseURL(text.strip())
         raise StoreOpenError(f"{name} is a {scheme}:// URL, not a SQLite file path or a postgresql:// URL")
     return Path(text).expanduser()
 

@@ -229,7 +229,8 @@ class PostgresStore:
 
     def close(self) -> None:
         if self._release is not None:
-            release, self._release = self._release, None
+            release = self._release
+            self._release = None  # a second close gives nothing back twice
             release(self.conn)
         elif not self.conn.closed:
             self.conn.close()
@@ -544,7 +545,9 @@ class PostgresStore:
                 (status, utc_now(), _clean(error), status, board_id))
 
     def posting_urls(self) -> Iterator[str]:
-        for url, source, raw in self._all("SELECT url, source, raw_json FROM postings WHERE feed IS NULL"):
+        rows = (row for batch in self._batches("SELECT url, source, raw_json FROM postings WHERE feed IS NULL")
+                for row in batch)  # streamed: raw JSON of every posting would not fit in memory
+        for url, source, raw in rows:
             urls = [url]
             if source == "theirstack":
                 try:
