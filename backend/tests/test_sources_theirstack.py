@@ -1,7 +1,5 @@
 import json
 
-import json
-
 import pytest
 import responses
 from responses import matchers
